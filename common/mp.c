@@ -1,0 +1,1 @@
+/* mp: to be written. */

@@ -1,0 +1,1 @@
+/* pkt: to be written. */

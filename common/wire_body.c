@@ -1,0 +1,1 @@
+/* wire_body: to be written. */

@@ -1,0 +1,16 @@
+/* nicd: placeholder main until the daemons issue wires the engines to the loop. */
+#include <stdio.h>
+#include <string.h>
+
+#include <plane/version.h>
+
+int
+main(int argc, char **argv)
+{
+    if (argc > 1 && !strcmp(argv[1], "--version")) {
+        printf("nicd %s\n", plane_version_string());
+        return 0;
+    }
+    fprintf(stderr, "nicd: not implemented yet (see the daemons issue)\n");
+    return 1;
+}
