@@ -64,7 +64,7 @@ enum plane_wire_ctl_kind {
 struct plane_wire_ctl {
     uint8_t kind;             /* enum plane_wire_ctl_kind */
     uint16_t sender;          /* sender's device id */
-    uint64_t incarnation;     /* random per start of the sender */
+    uint64_t incarnation;     /* grows per start of the sender (plane_auth_new_incarnation) */
     uint64_t seq;             /* per-sender sequence, fresh for every datagram */
     uint64_t request_id;      /* same on retransmissions and on the response */
     uint16_t msg_type;        /* enum plane_msg_type */
@@ -89,21 +89,45 @@ int plane_wire_data_encode(const struct plane_wire_data *d, uint8_t *buf, size_t
 
 /*
  * Decodes a DATA datagram.  On success d->frame points into buf.  Returns 0,
- * or PLANE_ETRUNC / PLANE_EBADMSG / PLANE_EVERSION.  No allocation.
+ * or PLANE_ETRUNC / PLANE_EBADMSG / PLANE_EVERSION, or PLANE_EMSGSIZE when
+ * len exceeds PLANE_WIRE_MAX_DATAGRAM.  No allocation.
  */
 int plane_wire_data_decode(const uint8_t *buf, size_t len, struct plane_wire_data *d);
 
 /*
  * Encodes a CONTROL envelope for c whose body is the c->body_len msgpack
  * bytes at c->body, and leaves PLANE_WIRE_MAC_LEN zero bytes at the end for
- * the MAC (plane_auth_seal() fills them).  Returns the datagram's length,
- * or PLANE_EMSGSIZE.
+ * the MAC (plane_auth_seal() fills them).  A body_len of 0 encodes a nil
+ * (empty) body.  The body bytes are copied as they are, not validated.
+ * Returns the datagram's length, or PLANE_EMSGSIZE (longer than cap or than
+ * PLANE_WIRE_MAX_DATAGRAM).
  */
 int plane_wire_ctl_encode(const struct plane_wire_ctl *c, uint8_t *buf, size_t cap);
 
 /*
  * Decodes a CONTROL envelope whose MAC the caller already checked; the
  * trailing MAC is not part of the input (len excludes it).  c->body points
- * into buf.  Returns 0, or PLANE_ETRUNC / PLANE_EBADMSG / PLANE_EVERSION.
+ * into buf.  Returns 0, or PLANE_ETRUNC / PLANE_EBADMSG / PLANE_EVERSION, or
+ * PLANE_EMSGSIZE when len exceeds PLANE_WIRE_MAX_DATAGRAM.  The body must be
+ * exactly one msgpack object (at most PLANE_WIRE_BODY_MAX_DEPTH deep, at most
+ * PLANE_WIRE_BODY_MAX_ELEMS elements) ending at len.  msg_type is not
+ * checked against the table (the dispatcher answers unknown types).
  */
 int plane_wire_ctl_decode(const uint8_t *buf, size_t len, struct plane_wire_ctl *c);
+
+/*
+ * Encoding a CONTROL datagram without a second buffer: _ctl_begin packs the
+ * envelope's first 9 elements (c->body and c->body_len are ignored) into w,
+ * the caller then packs exactly one msgpack object as the body straight into
+ * w (a plane_body_*_encode(), or msgpack_pack_nil(&w->pk)), and _ctl_end
+ * appends the zeroed MAC.  _ctl_begin returns 0 or PLANE_EMSGSIZE; _ctl_end
+ * returns the datagram's length, or PLANE_EMSGSIZE when anything overflowed
+ * w or the datagram exceeds PLANE_WIRE_MAX_DATAGRAM.
+ */
+struct plane_mp_writer;
+int plane_wire_ctl_begin(const struct plane_wire_ctl *c, struct plane_mp_writer *w);
+int plane_wire_ctl_end(struct plane_mp_writer *w);
+
+/* Limits on a control body's msgpack object (checked by plane_wire_ctl_decode). */
+#define PLANE_WIRE_BODY_MAX_DEPTH 6
+#define PLANE_WIRE_BODY_MAX_ELEMS 65536
