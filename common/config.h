@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include <plane/features.h>
+
 /*
  * Schema (see examples/racks/local.yaml for a commented example).  Keys not
  * listed here are errors, so a typo never silently becomes a default.
@@ -91,39 +93,6 @@
 #define PLANE_CONFIG_STR_MAX      1024        /* params values, paths (before joining) */
 #define PLANE_CONFIG_ADDR_TEXT_MAX 64
 #define PLANE_CONFIG_KEY_LEN      32          /* bytes of rack.auth_key */
-
-/*
- * Device and switch features.  An app needing one can only be placed on a
- * device that lists it.  X(ENUM, name, description); bit i is the i-th entry.
- */
-#define PLANE_FEATURE_MAP(X)                                                   \
-    X(PAYLOAD,       payload,       "reads and writes payload beyond headers") \
-    X(FLOAT,         float,         "floating-point arithmetic")               \
-    X(RECIRCULATION, recirculation, "re-injects packets into the pipeline")    \
-    X(CRYPTO,        crypto,        "cryptographic primitives")                \
-    X(REGEX,         regex,         "regular-expression matching")             \
-    X(TIMESTAMP,     timestamp,     "precise per-packet timestamps")           \
-    X(MULTICAST,     multicast,     "replicates packets to several ports")     \
-    X(HASH,          hash,          "hash units usable by apps")
-
-enum plane_feature_index {
-#define PLANE_FEATURE_IDX_(E, n, d) PLANE_FEATURE_IDX_##E,
-    PLANE_FEATURE_MAP(PLANE_FEATURE_IDX_)
-#undef PLANE_FEATURE_IDX_
-    PLANE_FEATURE_COUNT
-};
-
-/* Feature bits, for the uint32_t `features` masks below. */
-enum plane_feature {
-#define PLANE_FEATURE_BIT_(E, n, d) PLANE_FEAT_##E = 1u << PLANE_FEATURE_IDX_##E,
-    PLANE_FEATURE_MAP(PLANE_FEATURE_BIT_)
-#undef PLANE_FEATURE_BIT_
-};
-
-/* Returns the schema name of a single feature bit ("payload"), or NULL. */
-const char *plane_feature_name(uint32_t bit);
-/* Returns the bit named `name`, or 0 when it is not a known feature. */
-uint32_t plane_feature_from_name(const char *name);
 
 enum plane_device_role {
     PLANE_ROLE_NIC = 0,      /* SmartNIC: small memory, no payload work */

@@ -1,0 +1,1 @@
+/* flowmgr: to be written. */

@@ -1,0 +1,1 @@
+/* object: to be written. */

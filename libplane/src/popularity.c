@@ -1,0 +1,1 @@
+/* popularity: to be written. */

@@ -1,0 +1,1 @@
+/* sketch: to be written. */
