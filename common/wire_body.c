@@ -138,7 +138,7 @@ plane_body_hello_decode(const uint8_t *body, size_t len, struct plane_mp_zone *z
     plane_mp_reader_init(&r, body, len);
     if ((rc = plane_mp_read_array_n(&r, 7))
         || (rc = plane_mp_read_u16(&r, &out->device_id))
-        || (rc = r_u8_max(&r, PLANE_ROLE_MAX, &out->role))
+        || (rc = r_u8_max(&r, PLANE_DEV_ROLE_MAX, &out->role))
         || (rc = r_cstr(&r, z, &out->name))
         || (rc = plane_mp_read_uint(&r, &out->features))
         || (rc = plane_mp_read_uint(&r, &out->incarnation))

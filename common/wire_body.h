@@ -36,12 +36,12 @@ struct plane_body_empty {
 
 /* Roles of a device in the rack (hello.role). */
 enum plane_dev_role {
-    PLANE_ROLE_SWITCH = 0,
-    PLANE_ROLE_NIC = 1,
-    PLANE_ROLE_SERVER = 2,
-    PLANE_ROLE_CONTROLLER = 3,      /* planectl and other tools */
+    PLANE_DEV_ROLE_SWITCH = 0,
+    PLANE_DEV_ROLE_NIC = 1,
+    PLANE_DEV_ROLE_SERVER = 2,
+    PLANE_DEV_ROLE_CONTROLLER = 3,      /* planectl and other tools */
 };
-#define PLANE_ROLE_MAX PLANE_ROLE_CONTROLLER
+#define PLANE_DEV_ROLE_MAX PLANE_DEV_ROLE_CONTROLLER
 
 /* At most this many listen ports in a hello. */
 #define PLANE_HELLO_MAX_PORTS 16

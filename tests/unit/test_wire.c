@@ -97,7 +97,7 @@ static const char GOLDEN_DATA[] =
 
 static const uint16_t hello_ports[] = { 4790, 4791 };
 static const struct plane_body_hello hello_fx = {
-    .device_id = 3, .role = PLANE_ROLE_NIC, .name = "nic0", .features = 0x5,
+    .device_id = 3, .role = PLANE_DEV_ROLE_NIC, .name = "nic0", .features = 0x5,
     .incarnation = 0x1122334455667788ULL, .proto_version = PLANE_WIRE_VERSION,
     .n_ports = 2, .ports = hello_ports,
 };

@@ -116,7 +116,9 @@ struct plane_app_desc {
     /*
      * Processes one packet on whichever device holds its state.  Reads and
      * updates objects through plane_ctx_*(), may rewrite the frame, and
-     * returns a verdict.  Must not block or allocate.
+     * returns a verdict.  Must not block or allocate.  A MISS should be
+     * returned before updating any state: after new_flow() the packet is
+     * processed again from the start.
      */
     enum plane_verdict (*process)(struct plane_ctx *ctx, void *state);
     /*
@@ -135,7 +137,10 @@ typedef const struct plane_app_desc *(*plane_app_register_fn)(void);
 
 /* ---- Packet access (any callback) ---- */
 
-/* Returns the packet's full flow key (5-tuple); never NULL. */
+/*
+ * Returns the packet's full flow key (5-tuple) as it arrived, before any
+ * plane_ctx_set_*() rewrite: state is keyed and placed by it.  Never NULL.
+ */
 const struct plane_flow_key *plane_ctx_flow_key(const struct plane_ctx *ctx);
 /* Returns the frame and its length.  The frame may be rewritten in place. */
 uint8_t *plane_ctx_frame(struct plane_ctx *ctx, size_t *len);
@@ -191,7 +196,10 @@ int plane_ctx_table_delete(struct plane_ctx *ctx, uint16_t obj, const void *key,
  */
 int plane_ctx_reg_merge(struct plane_ctx *ctx, uint16_t obj, const void *key,
                         size_t key_len, const void *operand);
-/* Adds delta to word 0 of an ADD register's entry (a counter). */
+/*
+ * Adds delta to word 0 of an ADD register's entry (a counter).  Returns 0,
+ * PLANE_ENOSPC, or PLANE_EINVAL when obj is not an ADD register.
+ */
 int plane_ctx_reg_add(struct plane_ctx *ctx, uint16_t obj, const void *key,
                       size_t key_len, uint64_t delta);
 /* Copies register obj's value for key.  0 or PLANE_ENOENT. */
