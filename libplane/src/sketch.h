@@ -25,10 +25,19 @@ int plane_cms_init_error(struct plane_cms *cms, double epsilon, double delta, ui
 void plane_cms_uninit(struct plane_cms *cms);
 void plane_cms_add(struct plane_cms *cms, const void *item, size_t len, uint64_t count);
 uint64_t plane_cms_estimate(const struct plane_cms *cms, const void *item, size_t len);
+/* plane_cms_add() then plane_cms_estimate() with one hashing pass (per packet). */
+uint64_t plane_cms_add_estimate(struct plane_cms *cms, const void *item, size_t len,
+                                uint64_t count);
 /* Zeroes every counter. */
 void plane_cms_clear(struct plane_cms *cms);
 /* Multiplies every counter by num/den (epoch decay, e.g. 1/2). */
 void plane_cms_decay(struct plane_cms *cms, uint32_t num, uint32_t den);
+/*
+ * Adds src's counters into dst (saturating), so dst then sketches the union
+ * of both streams.  Returns 0, or PLANE_EINVAL when width, depth or seed
+ * differ (their counters would not describe the same hash functions).
+ */
+int plane_cms_merge(struct plane_cms *dst, const struct plane_cms *src);
 
 /* Bloom filter of n_bits bits (rounded up to 64) and k hash functions. */
 struct plane_bloom {
@@ -43,3 +52,12 @@ void plane_bloom_uninit(struct plane_bloom *b);
 void plane_bloom_add(struct plane_bloom *b, const void *item, size_t len);
 bool plane_bloom_test(const struct plane_bloom *b, const void *item, size_t len);
 void plane_bloom_clear(struct plane_bloom *b);
+/*
+ * Sizes the filter for n_items at false-positive rate fp_rate:
+ * m = -n ln p / (ln 2)^2 bits, k = (m / n) ln 2.  Returns 0, PLANE_EINVAL,
+ * PLANE_ERANGE (more than 2^32 bits) or PLANE_ENOMEM.
+ */
+int plane_bloom_init_error(struct plane_bloom *b, uint32_t n_items, double fp_rate,
+                           uint64_t seed);
+/* ORs src into dst (same n_bits, k, seed).  Returns 0 or PLANE_EINVAL. */
+int plane_bloom_merge(struct plane_bloom *dst, const struct plane_bloom *src);
