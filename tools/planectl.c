@@ -1,0 +1,142 @@
+/* planectl: the operator's tool; this first version has the `plan` subcommand (the planner). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <plane/error.h>
+
+#include "common/config.h"
+#include "planner.h"
+#include "workload.h"
+
+static void
+usage(FILE *f)
+{
+    fputs("usage: planectl plan RACK.yaml WORKLOAD.yaml [--out FRAGMENT.yaml]\n"
+          "                     [--objective latency|throughput] [--json]\n"
+          "                     [--no-aggregate] [--time-limit-ms N]\n"
+          "\n"
+          "  plan   place every app's key-space quanta on the switch and devices\n"
+          "         (ILP, paper section 5); prints a table, or JSON with --json,\n"
+          "         and writes the YAML config fragment to --out.\n"
+          "Exit status: 0 planned, 1 bad input, 2 infeasible, 3 other error.\n", f);
+}
+
+static int
+cmd_plan(int argc, char **argv)
+{
+    const char *rack_path = NULL, *wl_path = NULL, *out_path = NULL;
+    struct plane_plan_opts opts = { .objective = PLANE_PLAN_LATENCY };
+    bool json = false;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--out") && i + 1 < argc) {
+            out_path = argv[++i];
+        } else if (!strcmp(a, "--objective") && i + 1 < argc) {
+            const char *o = argv[++i];
+            if (!strcmp(o, "latency")) {
+                opts.objective = PLANE_PLAN_LATENCY;
+            } else if (!strcmp(o, "throughput")) {
+                opts.objective = PLANE_PLAN_THROUGHPUT;
+            } else {
+                fprintf(stderr, "planectl: --objective is latency or throughput, not %s\n", o);
+                return 1;
+            }
+        } else if (!strcmp(a, "--time-limit-ms") && i + 1 < argc) {
+            char *end;
+            errno = 0;
+            unsigned long v = strtoul(argv[++i], &end, 10);
+            if (*end || errno || v == 0 || v > 3600000) {
+                fprintf(stderr, "planectl: --time-limit-ms takes 1..3600000\n");
+                return 1;
+            }
+            opts.time_limit_ms = (uint32_t)v;
+        } else if (!strcmp(a, "--json")) {
+            json = true;
+        } else if (!strcmp(a, "--no-aggregate")) {
+            opts.no_aggregate = true;
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "planectl: unknown option %s\n", a);
+            usage(stderr);
+            return 1;
+        } else if (!rack_path) {
+            rack_path = a;
+        } else if (!wl_path) {
+            wl_path = a;
+        } else {
+            usage(stderr);
+            return 1;
+        }
+    }
+    if (!rack_path || !wl_path) {
+        usage(stderr);
+        return 1;
+    }
+
+    char err[2048];
+    struct plane_config *rack = NULL;
+    struct plane_workload *wl = NULL;
+    struct plane_plan *plan = NULL;
+    int status = 1;
+    int rc = plane_config_load_file(rack_path, &rack, err, sizeof err);
+    if (!rc) {
+        rc = plane_workload_load_file(wl_path, rack, &wl, err, sizeof err);
+    }
+    if (rc) {
+        fprintf(stderr, "planectl: %s\n", err[0] ? err : plane_strerror(rc));
+        goto out;
+    }
+    rc = plane_planner_solve(rack, wl, &opts, &plan, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "planectl: %s\n", err[0] ? err : plane_strerror(rc));
+        status = rc == PLANE_ENOSPC ? 2 : 3;
+        goto out;
+    }
+    rc = json ? plane_plan_write_json(plan, stdout) : plane_plan_print_table(plan, stdout);
+    if (!rc && out_path) {
+        FILE *f = fopen(out_path, "w");
+        if (!f) {
+            fprintf(stderr, "planectl: cannot write %s: %s\n", out_path, strerror(errno));
+            status = 3;
+            goto out;
+        }
+        rc = plane_plan_write_yaml(plan, f);
+        if (fclose(f) != 0 && !rc) {
+            rc = PLANE_EIO;
+        }
+    }
+    if (rc) {
+        fprintf(stderr, "planectl: writing the plan: %s\n", plane_strerror(rc));
+        status = 3;
+        goto out;
+    }
+    status = 0;
+out:
+    plane_plan_delete(plan);
+    plane_workload_delete(wl);
+    plane_config_delete(rack);
+    return status;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 1;
+    }
+    if (!strcmp(argv[1], "plan")) {
+        return cmd_plan(argc - 2, argv + 2);
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "planectl: unknown command %s\n", argv[1]);
+    usage(stderr);
+    return 1;
+}
