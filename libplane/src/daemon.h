@@ -1,0 +1,65 @@
+/* What every Plane daemon shares: options, config, identity, signals, systemd, the loop. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+struct plane_config;
+struct plane_udp;
+struct plane_rpc;
+struct plane_auth;
+
+/* Options common to switchd, nicd and serverd. */
+struct plane_daemon_opts {
+    const char *prog;            /* "switchd" */
+    const char *config_path;     /* --config */
+    const char *id;              /* --id (devices) */
+    const char *log_level;       /* --log-level */
+    const char *fault;           /* --fault SPEC (tests, benchmarks) */
+    bool check_config;           /* --check-config: validate, print, exit */
+};
+
+/*
+ * Parses argv for the common options (--config, --id, --log-level, --fault,
+ * --check-config, --help, --version).  need_id: the daemon requires --id.
+ * Returns 0 to go on, 1 when the program should exit with status 0 (--help,
+ * --version printed), or PLANE_EINVAL after printing usage to stderr.
+ */
+int plane_daemon_parse_args(struct plane_daemon_opts *o, const char *prog,
+                            bool need_id, int argc, char **argv);
+
+/*
+ * The parts every daemon owns.  Caller-owned storage: plane_daemon_init()
+ * fills it, plane_daemon_uninit() tears it down after the loop has stopped.
+ */
+struct plane_daemon {
+    struct plane_daemon_opts opts;
+    uv_loop_t loop;
+    struct plane_config *cfg;
+    uint16_t self_id;            /* switch.id or the device's id */
+    uint64_t incarnation;
+    struct plane_auth *auth;
+    uv_signal_t sigterm, sigint, sighup;
+    uv_timer_t watchdog;
+    /* Called on SIGHUP after the config file re-validated; may be NULL. */
+    void (*on_reload)(struct plane_daemon *d, const struct plane_config *new_cfg);
+    /* Called once on SIGTERM/SIGINT: stop timers, close handles. */
+    void (*on_stop)(struct plane_daemon *d);
+    void *owner;                 /* the switch or device runtime */
+    bool stopping;
+};
+
+/*
+ * Loads the config (errors printed with file:line:field), resolves self
+ * from opts->id, sets log level/ident, creates the auth context, the loop,
+ * and the signal and watchdog handles.  Returns 0 or a negative code.
+ */
+int plane_daemon_init(struct plane_daemon *d, const struct plane_daemon_opts *o);
+
+/* Tells systemd READY=1 (when NOTIFY_SOCKET is set) and runs the loop. */
+int plane_daemon_run(struct plane_daemon *d);
+
+/* Closes what plane_daemon_init() opened; the loop must have stopped. */
+void plane_daemon_uninit(struct plane_daemon *d);
