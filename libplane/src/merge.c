@@ -56,7 +56,16 @@ plane_merge_init(struct plane_merge *m, const struct plane_obj_desc *desc)
     memset(m, 0, sizeof *m);
     m->op = desc->merge;
     bool table = desc->kind == PLANE_OBJ_TABLE;
-    if (table != (desc->merge == PLANE_MERGE_NONE)) {
+    if ((unsigned) desc->kind > PLANE_OBJ_BLOOM
+        || table != (desc->merge == PLANE_MERGE_NONE)) {
+        return PLANE_EINVAL;
+    }
+    /*
+     * Sync keeps snapshots and histories in fixed PLANE_OBJ_MAX_VALUE slots.
+     * CMS and Bloom objects merge fixed 8-byte words whatever value_len says.
+     */
+    if (!table && (desc->value_len > PLANE_OBJ_MAX_VALUE
+                   || (desc->kind == PLANE_OBJ_REGISTER && desc->value_len == 0))) {
         return PLANE_EINVAL;
     }
     if (desc->merge != PLANE_MERGE_CUSTOM && desc->merge != PLANE_MERGE_NONE

@@ -19,12 +19,15 @@ struct plane_merge {
 
 /*
  * Resolves the operator of an object descriptor.  Returns 0, or PLANE_EINVAL
- * for a CUSTOM operator without plus, a built-in one on a value_len that is
- * not a multiple of 8, or PLANE_MERGE_NONE on a non-table object.
+ * for an unknown kind or operator, a CUSTOM operator without plus, a built-in
+ * one on a value_len that is not a multiple of 8, a non-table object whose
+ * value_len is above PLANE_OBJ_MAX_VALUE, a register whose value_len is 0,
+ * PLANE_MERGE_NONE on a
+ * non-table object, or a merge operator on a table.
  */
 int plane_merge_init(struct plane_merge *m, const struct plane_obj_desc *desc);
 
-/* out = a o+ b over len bytes; out may alias a or b. */
+/* out = a o+ b over len bytes; out may alias a or b.  Not for MERGE_NONE. */
 void plane_merge_plus(const struct plane_merge *m, void *out, const void *a,
                       const void *b, size_t len);
 
