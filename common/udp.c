@@ -361,6 +361,15 @@ udp_rx_one(struct plane_udp *udp, const uint8_t *buf, size_t len,
                       plane_sockaddr_str(from, a, sizeof a));
         return;
     }
+    if (udp->opts.raw) {
+        if (!udp->data_fn) {
+            PLANE_CTR_INC(&udp->stats, rx_no_handler);
+            return;
+        }
+        PLANE_CTR_INC(&udp->stats, rx_data);
+        udp->data_fn(udp->data_arg, udp, peer, from, buf, len);
+        return;
+    }
     enum plane_wire_class cls;
     int err = plane_wire_peek(buf, len, &cls);
     if (err) {

@@ -55,6 +55,12 @@ struct plane_udp_opts {
     int sock_buf;             /* SO_RCVBUF/SO_SNDBUF bytes (default 8 MiB) */
     bool accept_any;          /* accept datagrams from addresses not in the peer table */
     bool ipv6_only;           /* with an IPv6 bind address: no IPv4-mapped traffic */
+    /*
+     * Raw mode (a switch port's ingress): every datagram goes to the data
+     * handler as it is, with no header check and no CONTROL handling,
+     * because what arrives there is a bare Ethernet frame.
+     */
+    bool raw;
 };
 
 /*

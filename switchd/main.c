@@ -1,16 +1,44 @@
-/* switchd: placeholder main until the daemons issue wires the engines to the loop. */
-#include <stdio.h>
-#include <string.h>
+/* switchd: the top-of-rack switch daemon, a thin main() over libplane's switch runtime. */
+#include <plane/error.h>
 
-#include <plane/version.h>
+#include "daemon.h"
+#include "switch.h"
+
+/* SIGTERM/SIGINT: close the switch's handles so the loop can end. */
+static void
+switchd_on_stop(struct plane_daemon *d)
+{
+    plane_switch_stop(d->owner);
+}
 
 int
 main(int argc, char **argv)
 {
-    if (argc > 1 && !strcmp(argv[1], "--version")) {
-        printf("switchd %s\n", plane_version_string());
-        return 0;
+    struct plane_daemon_opts opts;
+    struct plane_daemon d = { 0 };
+    struct plane_switch *sw = NULL;
+
+    int rc = plane_daemon_parse_args(&opts, "switchd", false, argc, argv);
+    if (rc) {
+        return plane_daemon_exit_code(rc);
     }
-    fprintf(stderr, "switchd: not implemented yet (see the daemons issue)\n");
-    return 1;
+    rc = plane_daemon_init(&d, &opts);
+    if (rc == 0) {
+        sw = plane_switch_new(&d);
+        rc = sw ? 0 : PLANE_EINVAL;
+    }
+    if (rc == 0) {
+        d.owner = sw;
+        d.on_stop = switchd_on_stop;
+        rc = plane_switch_start(sw);
+        if (rc) {
+            plane_daemon_stop(&d);   /* closes what start opened, via on_stop */
+        }
+        int run = plane_daemon_run(&d);
+        rc = rc ? rc : run;
+    }
+
+    plane_switch_delete(sw);
+    plane_daemon_uninit(&d);
+    return plane_daemon_exit_code(rc);
 }

@@ -1,0 +1,838 @@
+/* The device runtime's control path: the handlers of control messages, resync, sync tracking. */
+#include "device_internal.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <plane/error.h>
+
+#include "app_internal.h"
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/rpc.h"
+#include "common/udp.h"
+#include "common/wire_body.h"
+#include "daemon.h"
+#include "merge.h"
+#include "sync.h"
+
+PLANE_LOG_MODULE(device_ctl);
+
+/* ---- control: helpers ---------------------------------------------------- */
+
+/* Encodes body kind K of v into dev->tx and answers token with it. */
+#define DEV_RESPOND(dev, rpc, token, K, v)                                     \
+    do {                                                                       \
+        struct plane_mp_writer w_;                                             \
+        plane_mp_writer_init(&w_, (dev)->tx, sizeof (dev)->tx);                \
+        int rc_ = plane_body_##K##_encode((v), &w_);                           \
+        if (rc_ || w_.overflow) {                                              \
+            plane_rpc_respond((rpc), (token), PLANE_EMSGSIZE, NULL, 0);        \
+        } else {                                                               \
+            plane_rpc_respond((rpc), (token), 0, w_.buf, w_.len);              \
+        }                                                                      \
+    } while (0)
+
+/* Resolves an entry's object, checking kind, key and (need_value) value length. */
+static struct plane_object *
+dev_entry_object(struct dev_app *a, const struct plane_body_entry *e, bool need_value)
+{
+    struct plane_object *obj = plane_app_inst_object(a->inst, e->object_id);
+    if (!obj) {
+        return NULL;
+    }
+    enum plane_obj_kind k = plane_object_kind(obj);
+    if ((k != PLANE_OBJ_TABLE && k != PLANE_OBJ_REGISTER)
+        || e->key_len != plane_object_key_len(obj)
+        || (need_value && e->value_len != plane_object_value_len(obj))) {
+            return NULL;
+    }
+    return obj;
+}
+
+static void
+dev_hello_body(struct plane_device *dev, struct plane_body_hello *h, uint16_t *port)
+{
+    *port = dev->self->address.port;
+    *h = (struct plane_body_hello) {
+        .device_id = dev->self->id,
+        .role = dev->self->role == PLANE_ROLE_NIC ? PLANE_DEV_ROLE_NIC : PLANE_DEV_ROLE_SERVER,
+        .name = dev->self->name,
+        .features = dev->self->features,
+        .incarnation = dev->d->incarnation,
+        .proto_version = PLANE_WIRE_VERSION,
+        .n_ports = 1,
+        .ports = port,
+    };
+}
+
+
+/* ---- resync: re-learning tables from the other copy ---------------------- */
+
+/*
+ * A device that (re)starts has lost its tables; a device whose logical is
+ * RECOVERING must catch up with the flows its replica created meanwhile.
+ * Both read the other copy's tables with ENTRY_READ scans, one logical
+ * device, app and page at a time (one RPC in flight), and insert them.
+ *
+ *   idle --dev_resync_add()--> scanning --page with a cursor--> scanning
+ *                                 |  last page of the last app: next job
+ *                                 v  no job left
+ *                               idle
+ *
+ * While scanning, HEARTBEAT answers carry state INIT instead of UP.  A
+ * failed scan (peer down) ends its job: there is nobody to learn from.
+ */
+static void dev_resync_next(struct plane_device *dev);
+
+static void
+dev_resync_add(struct plane_device *dev, uint16_t logical, uint16_t peer)
+{
+    if (peer == PLANE_DEV_NONE || peer == dev->self->id || !dev->rs_jobs) {
+        return;
+    }
+    for (uint32_t i = dev->rs_head; i != dev->rs_tail; i = (i + 1) % dev->rs_cap) {
+        if (dev->rs_jobs[i].logical == logical && dev->rs_jobs[i].peer == peer
+            && !(i == dev->rs_head && dev->rs_active)) {
+            return;           /* already queued and not started */
+        }
+    }
+    uint32_t next = (dev->rs_tail + 1) % dev->rs_cap;
+    if (next == dev->rs_head) {
+        PLANE_WARN("resync queue full: logical %u not re-learned", logical);
+        return;
+    }
+    dev->rs_jobs[dev->rs_tail] = (struct dev_rs_job) { .logical = logical, .peer = peer };
+    dev->rs_tail = next;
+    PLANE_CTR_INC(&dev->stats, resync_jobs);
+    if (!dev->rs_active) {
+        dev->rs_app = 0;
+        dev->rs_has_cursor = false;
+        dev_resync_next(dev);
+    }
+}
+
+static void
+dev_resync_page_done(void *arg, struct plane_rpc *rpc, int status,
+                     const struct plane_wire_ctl *resp)
+{
+    (void) rpc;
+    struct plane_device *dev = arg;
+    dev->rs_active = false;
+    if (dev->closing) {
+        return;
+    }
+    const struct dev_rs_job *job = &dev->rs_jobs[dev->rs_head];
+    struct plane_body_entries b;
+    int rc = status;
+    if (!rc) {
+        rc = plane_body_entries_decode(resp->body, resp->body_len, &dev->zone, &b);
+    }
+    bool more = false;
+    if (!rc) {
+        struct dev_app *a = &dev->apps[dev->rs_app];
+        for (uint32_t i = 0; i < b.n_entries; i++) {
+            const struct plane_body_entry *e = &b.entries[i];
+            if (e->object_id == PLANE_ENTRY_SCAN) {
+                if (e->value_len == 8) {
+                    memcpy(dev->rs_cursor, e->value, 8);
+                    dev->rs_has_cursor = more = true;
+                }
+                continue;
+            }
+            struct plane_object *obj = a->inst ? dev_entry_object(a, e, true) : NULL;
+            if (!obj || plane_object_kind(obj) != PLANE_OBJ_TABLE
+                || plane_object_insert(obj, e->key, e->key_len, e->value)) {
+                PLANE_CTR_INC(&dev->stats, entries_rejected);
+            } else {
+                PLANE_CTR_INC(&dev->stats, resync_entries);
+            }
+        }
+    }
+    plane_mp_zone_clear(&dev->zone);
+    if (rc) {
+        /* Expected on a fresh rack whose peers are not up yet. */
+        PLANE_INFO("resync of logical %u from device %u: %s (nothing re-learned)",
+                   job->logical, job->peer, plane_strerror(rc));
+        PLANE_CTR_INC(&dev->stats, resync_failed);
+        dev->rs_head = (dev->rs_head + 1) % dev->rs_cap;
+        dev->rs_app = 0;
+        dev->rs_has_cursor = false;
+    } else if (!more) {
+        dev->rs_app++;
+        dev->rs_has_cursor = false;
+    }
+    dev_resync_next(dev);
+}
+
+/* Sends the next page request, moving to the next app or job as needed. */
+static void
+dev_resync_next(struct plane_device *dev)
+{
+    while (dev->rs_head != dev->rs_tail && !dev->closing) {
+        const struct dev_rs_job *job = &dev->rs_jobs[dev->rs_head];
+        while (dev->rs_app < dev->n_apps && !dev->apps[dev->rs_app].inst) {
+            dev->rs_app++;
+        }
+        if (dev->rs_app >= dev->n_apps) {
+            PLANE_INFO("logical %u re-learned from device %u", job->logical, job->peer);
+            dev->rs_head = (dev->rs_head + 1) % dev->rs_cap;
+            dev->rs_app = 0;
+            dev->rs_has_cursor = false;
+            continue;
+        }
+        uint8_t lkey[2] = { (uint8_t) (job->logical >> 8), (uint8_t) job->logical };
+        struct plane_body_entry m = {
+            .object_id = PLANE_ENTRY_SCAN, .key = lkey, .key_len = 2,
+            .value = dev->rs_cursor, .value_len = dev->rs_has_cursor ? 8 : 0,
+        };
+        struct plane_body_entries b = {
+            .app_id = dev->apps[dev->rs_app].cfg->id, .n_entries = 1, .entries = &m,
+        };
+        struct plane_mp_writer w;
+        uint8_t buf[128];
+        plane_mp_writer_init(&w, buf, sizeof buf);
+        int rc = plane_body_entries_encode(&b, &w);
+        if (!rc && !w.overflow) {
+            /* A peer that does not answer soon is down: few retries. */
+            struct plane_rpc_call_opts o = { .retries = 2 };
+            rc = plane_rpc_call(dev->rpc, job->peer, PLANE_MSG_ENTRY_READ, w.buf, w.len, &o,
+                                dev_resync_page_done, dev, NULL);
+        }
+        if (!rc && !w.overflow) {
+            dev->rs_active = true;
+            return;
+        }
+        PLANE_CTR_INC(&dev->stats, resync_failed);
+        dev->rs_head = (dev->rs_head + 1) % dev->rs_cap;
+        dev->rs_app = 0;
+        dev->rs_has_cursor = false;
+    }
+}
+
+/* Queues a resync of every logical device for which self holds a copy. */
+void
+plane_device__resync_all(struct plane_device *dev)
+{
+    for (uint32_t l = 0; l < dev->pl.n_logical; l++) {
+        const struct plane_placement_logical *lg = plane_placement_get_logical(&dev->pl,
+                                                                               (uint16_t) l);
+        if (!lg) {
+            continue;
+        }
+        if (lg->primary == dev->self->id) {
+            dev_resync_add(dev, (uint16_t) l, lg->replica);
+        } else if (lg->replica == dev->self->id) {
+            dev_resync_add(dev, (uint16_t) l, lg->primary);
+        }
+    }
+}
+
+/* ---- control: handlers (body already decoded into u) --------------------- */
+
+static void
+h_hello(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc_req *req,
+        const union plane_body *u)
+{
+    PLANE_CTR_INC(&dev->stats, hello_rx);
+    PLANE_DBG("HELLO from %s (device %u)", u->hello.name, u->hello.device_id);
+    struct plane_body_hello h;
+    uint16_t port;
+    dev_hello_body(dev, &h, &port);
+    DEV_RESPOND(dev, rpc, req->token, hello, &h);
+}
+
+static void
+h_heartbeat(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc_req *req,
+            const union plane_body *u)
+{
+    PLANE_CTR_INC(&dev->stats, heartbeats);
+    struct plane_body_heartbeat hb = {
+        .sender_ns = plane_clock_now_ns(),
+        .echo_ns = u->heartbeat.sender_ns,
+        /* INIT while re-learning tables: alive, but not ready to serve
+         * its shards again (docs/runtime.md, Recovery). */
+        .state = dev->rs_active ? PLANE_HB_INIT : PLANE_HB_UP,
+    };
+    DEV_RESPOND(dev, rpc, req->token, heartbeat, &hb);
+}
+
+/* ENTRY_INSERT / ENTRY_UPDATE / ENTRY_DELETE: the replica path. */
+static void
+h_entries(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc_req *req,
+          const union plane_body *u)
+{
+    const struct plane_body_entries *b = &u->entries;
+    struct dev_app *a = plane_device__find_app(dev, b->app_id);
+    if (!a || !a->inst) {
+        plane_rpc_respond(rpc, req->token, PLANE_ENOENT, NULL, 0);
+        return;
+    }
+    bool del = req->ctl->msg_type == PLANE_MSG_ENTRY_DELETE;
+    int status = 0;
+    for (uint32_t i = 0; i < b->n_entries; i++) {
+        const struct plane_body_entry *e = &b->entries[i];
+        struct plane_object *obj = dev_entry_object(a, e, !del);
+        int rc;
+        if (!obj) {
+            rc = PLANE_EINVAL;
+        } else if (del) {
+            rc = plane_object_delete_entry(obj, e->key, e->key_len);
+            rc = rc == PLANE_ENOENT ? 0 : rc;
+        } else {
+            rc = plane_object_insert(obj, e->key, e->key_len, e->value);
+        }
+        if (rc) {
+            PLANE_CTR_INC(&dev->stats, entries_rejected);
+            status = status ? status : rc;
+        } else {
+            PLANE_CTR_INC(&dev->stats, entries_applied);
+        }
+    }
+    plane_rpc_respond(rpc, req->token, status, NULL, 0);
+}
+
+/* Collects a union key's entries (plane_app_inst_entry_keys) into an array. */
+struct dev_collect {
+    const struct plane_app_inst *inst;
+    struct plane_body_entry *ents;
+    uint32_t n, cap;
+};
+
+static int
+dev_collect_cb(void *arg, uint16_t obj, const void *key, size_t klen, const void *value)
+{
+    struct dev_collect *c = arg;
+    if (c->n == c->cap) {
+        return PLANE_ENOSPC;
+    }
+    const struct plane_object *o = plane_app_inst_object(c->inst, obj);
+    bool reg = plane_object_kind(o) == PLANE_OBJ_REGISTER;
+    c->ents[c->n++] = (struct plane_body_entry) {
+        .object_id = obj,
+        .flags = (reg ? PLANE_ENTRY_F_SHARED : 0) | (value ? 0 : PLANE_ENTRY_F_NOT_FOUND),
+        .key = key, .key_len = (uint32_t) klen,
+        .value = value, .value_len = value ? (uint32_t) plane_object_value_len(o) : 0,
+    };
+    return 0;
+}
+
+static int
+dev_scan(struct plane_device *dev, struct dev_app *a, const struct plane_body_entry *marker,
+         struct plane_body_entries *out)
+{
+    struct plane_placement *pl = &dev->pl;
+    bool *want = plane_mp_zone_calloc(&dev->zone, pl->n_logical + 1, sizeof *want);
+    struct plane_body_entry *ents =
+        plane_mp_zone_calloc(&dev->zone, DEV_SCAN_MAX_ENTRIES + 1, sizeof *ents);
+    uint8_t *next = plane_mp_zone_alloc(&dev->zone, 8);
+    if (!want || !ents || !next) {
+        return PLANE_ENOMEM;
+    }
+    uint64_t cursor = 0;
+    if (marker && marker->key_len) {
+        if (marker->key_len % 2) {
+            return PLANE_EINVAL;
+        }
+        for (uint32_t i = 0; i < marker->key_len; i += 2) {
+            uint16_t l = (uint16_t) (marker->key[i] << 8 | marker->key[i + 1]);
+            if (l < pl->n_logical) {
+                want[l] = true;
+            }
+        }
+    } else {
+        for (uint32_t l = 0; l < pl->n_logical; l++) {
+            const struct plane_placement_logical *lg =
+                plane_placement_get_logical(pl, (uint16_t) l);
+            want[l] = lg && (lg->primary == dev->self->id || lg->replica == dev->self->id);
+        }
+    }
+    if (marker && marker->value_len) {
+        if (marker->value_len != 8) {
+            return PLANE_EINVAL;
+        }
+        for (int i = 0; i < 8; i++) {
+            cursor = cursor << 8 | marker->value[i];
+        }
+    }
+    uint32_t n = 0;
+    size_t budget = 0;
+    uint16_t n_obj = plane_app_n_objects(a->app);
+    uint32_t ufields = a->app->desc->union_key_fields;
+    for (uint16_t oi = (uint16_t) (cursor >> 40); oi < n_obj; oi++) {
+        struct plane_object *obj = plane_app_inst_object(a->inst, oi);
+        size_t slot = oi == (cursor >> 40) ? (size_t) (cursor & ((1ULL << 40) - 1)) : 0;
+        if (plane_object_kind(obj) != PLANE_OBJ_TABLE) {
+            continue;
+        }
+        bool by_shard = plane_app_object(a->app, oi)->key_fields == ufields;
+        const void *k, *v;
+        while (plane_object_next(obj, &slot, &k, &v)) {
+            size_t klen = plane_object_key_len(obj), vlen = plane_object_value_len(obj);
+            if (by_shard && klen == sizeof(struct plane_flow_key)) {
+                struct plane_flow_key fk;
+                memcpy(&fk, k, sizeof fk);
+                uint16_t l = plane_placement_logical_of(pl, plane_hash_flow_key(&dev->hasher, &fk));
+                if (l >= pl->n_logical || !want[l]) {
+                    continue;
+                }
+            }
+            ents[n++] = (struct plane_body_entry) {
+                .object_id = oi, .key = k, .key_len = (uint32_t) klen,
+                .value = v, .value_len = (uint32_t) vlen,
+            };
+            PLANE_CTR_INC(&dev->stats, entries_read);
+            budget += 16 + klen + vlen;
+            if (budget >= DEV_SCAN_BUDGET || n == DEV_SCAN_MAX_ENTRIES) {
+                uint64_t c = (uint64_t) oi << 40 | slot;
+                for (int i = 7; i >= 0; i--) {
+                    next[i] = (uint8_t) c;
+                    c >>= 8;
+                }
+                ents[n++] = (struct plane_body_entry) {
+                    .object_id = PLANE_ENTRY_SCAN, .key = next, .key_len = 0,
+                    .value = next, .value_len = 8,
+                };
+                goto done;
+            }
+        }
+    }
+done:
+    out->app_id = a->cfg->id;
+    out->n_entries = n;
+    out->entries = ents;
+    return 0;
+}
+
+static void
+h_entry_read(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc_req *req,
+             const union plane_body *u)
+{
+    const struct plane_body_entries *b = &u->entries;
+    struct dev_app *a = plane_device__find_app(dev, b->app_id);
+    if (!a || !a->inst) {
+        plane_rpc_respond(rpc, req->token, PLANE_ENOENT, NULL, 0);
+        return;
+    }
+    struct plane_body_entries out = { .app_id = b->app_id };
+    int rc = 0;
+    if (b->n_entries == 0 || (b->n_entries == 1 && b->entries[0].object_id == PLANE_ENTRY_SCAN)) {
+        rc = dev_scan(dev, a, b->n_entries ? &b->entries[0] : NULL, &out);
+    } else {
+        struct plane_body_entry *ents = plane_mp_zone_calloc(&dev->zone, b->n_entries,
+                                                             sizeof *ents);
+        if (!ents) {
+            rc = PLANE_ENOMEM;
+        }
+        for (uint32_t i = 0; !rc && i < b->n_entries; i++) {
+            const struct plane_body_entry *e = &b->entries[i];
+            struct plane_object *obj = dev_entry_object(a, e, false);
+            if (!obj) {
+                PLANE_CTR_INC(&dev->stats, entries_rejected);
+                rc = PLANE_EINVAL;
+                break;
+            }
+            const void *v = plane_object_lookup(obj, e->key, e->key_len);
+            bool reg = plane_object_kind(obj) == PLANE_OBJ_REGISTER;
+            ents[i] = (struct plane_body_entry) {
+                .object_id = e->object_id,
+                .flags = (reg ? PLANE_ENTRY_F_SHARED : 0) | (v ? 0 : PLANE_ENTRY_F_NOT_FOUND),
+                .key = e->key, .key_len = e->key_len,
+                .value = v, .value_len = v ? (uint32_t) plane_object_value_len(obj) : 0,
+            };
+            PLANE_CTR_INC(&dev->stats, entries_read);
+        }
+        out.n_entries = b->n_entries;
+        out.entries = ents;
+    }
+    if (rc) {
+        plane_rpc_respond(rpc, req->token, rc, NULL, 0);
+        return;
+    }
+    DEV_RESPOND(dev, rpc, req->token, entries, &out);
+}
+
+/* Reads a union key from the wire into a flow key.  Returns 0 or PLANE_EINVAL. */
+static int
+dev_union_key(const uint8_t *k, uint32_t len, struct plane_flow_key *fk)
+{
+    if (len != sizeof *fk) {
+        return PLANE_EINVAL;
+    }
+    memcpy(fk, k, sizeof *fk);
+    return 0;
+}
+
+static void
+h_promote(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc_req *req,
+          const union plane_body *u)
+{
+    const struct plane_body_update *b = &u->update;
+    struct dev_app *a = plane_device__find_app(dev, b->app_id);
+    struct plane_flow_key fk;
+    if (!a || !a->inst || dev_union_key(b->union_key, b->union_key_len, &fk)) {
+        plane_rpc_respond(rpc, req->token, a && a->inst ? PLANE_EINVAL : PLANE_ENOENT, NULL, 0);
+        return;
+    }
+    struct plane_body_update out = *b;
+    out.n_entries = 0;
+    out.entries = NULL;
+    if (b->phase == PLANE_UPDATE_PREPARE) {
+        struct dev_collect c = { .inst = a->inst, .cap = PLANE_APP_MAX_OBJECTS };
+        c.ents = plane_mp_zone_calloc(&dev->zone, c.cap, sizeof *c.ents);
+        if (!c.ents) {
+            plane_rpc_respond(rpc, req->token, PLANE_ENOMEM, NULL, 0);
+            return;
+        }
+        plane_app_inst_entry_keys(a->inst, &fk, dev_collect_cb, &c);
+        out.n_entries = c.n;
+        out.entries = c.ents;
+    }
+    DEV_RESPOND(dev, rpc, req->token, update, &out);
+}
+
+static void
+h_demote(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc_req *req,
+         const union plane_body *u)
+{
+    const struct plane_body_update *b = &u->update;
+    struct dev_app *a = plane_device__find_app(dev, b->app_id);
+    if (!a || !a->inst) {
+        plane_rpc_respond(rpc, req->token, PLANE_ENOENT, NULL, 0);
+        return;
+    }
+    int status = 0;
+    if (b->n_entries) {
+        bool seen = false;
+        for (uint32_t i = 0; i < DEV_DEMOTE_RING; i++) {
+            if (a->demoted[i] == b->update_id && b->update_id) {
+                seen = true;
+                break;
+            }
+        }
+        if (seen) {
+            PLANE_CTR_INC(&dev->stats, demote_dups);
+        } else {
+            for (uint32_t i = 0; i < b->n_entries; i++) {
+                const struct plane_body_entry *e = &b->entries[i];
+                struct plane_object *obj = dev_entry_object(a, e, true);
+                if (!obj) {
+                    PLANE_CTR_INC(&dev->stats, entries_rejected);
+                    status = PLANE_EINVAL;
+                    continue;
+                }
+                if (plane_object_kind(obj) != PLANE_OBJ_REGISTER) {
+                    continue;     /* tables are the device's already */
+                }
+                int rc = plane_object_merge(obj, e->key, e->key_len, e->value);
+                if (rc) {
+                    status = status ? status : rc;
+                } else {
+                    PLANE_CTR_INC(&dev->stats, deltas_merged);
+                }
+            }
+            a->demoted[a->demoted_pos++ % DEV_DEMOTE_RING] = b->update_id;
+        }
+    }
+    plane_pop_unmark(&a->pop, b->union_key, b->union_key_len);
+    struct plane_body_update out = *b;
+    out.n_entries = 0;
+    out.entries = NULL;
+    if (status) {
+        plane_rpc_respond(rpc, req->token, status, NULL, 0);
+        return;
+    }
+    DEV_RESPOND(dev, rpc, req->token, update, &out);
+}
+
+/* Sync engine access to one register entry's data-plane value. */
+static int
+dev_sync_read(void *arg, void *out)
+{
+    struct dev_sync_ent *e = arg;
+    int rc = plane_object_get(e->obj, e->key, sizeof e->key, out);
+    if (rc == PLANE_ENOENT) {
+        memset(out, 0, plane_object_value_len(e->obj));
+        return 0;
+    }
+    return rc;
+}
+
+static int
+dev_sync_apply(void *arg, const void *delta)
+{
+    struct dev_sync_ent *e = arg;
+    return plane_object_merge(e->obj, e->key, sizeof e->key, delta);
+}
+
+/*
+ * Starts tracking (obj_id, key) when it is a register entry not tracked
+ * yet.  The set of tracked entries is a table keyed by the entry's key with
+ * its object id in the flow key's (always zero) pad bytes.
+ */
+static void
+dev_sync_track(struct plane_device *dev, struct dev_app *a, const struct plane_body_sync_item *it)
+{
+    struct plane_object *obj = plane_app_inst_object(a->inst, it->object_id);
+    if (!obj || plane_object_kind(obj) != PLANE_OBJ_REGISTER
+        || it->key_len != PLANE_OBJECT_KEY_LEN || !a->tracked
+        || it->key[offsetof(struct plane_flow_key, pad)]
+        || it->key[offsetof(struct plane_flow_key, pad) + 1]) {
+        return;               /* not a register entry's key (pads are zero) */
+    }
+    uint8_t tkey[PLANE_OBJECT_KEY_LEN];
+    memcpy(tkey, it->key, sizeof tkey);
+    tkey[offsetof(struct plane_flow_key, pad)] = (uint8_t) (it->object_id + 1);
+    tkey[offsetof(struct plane_flow_key, pad) + 1] = (uint8_t) ((it->object_id + 1) >> 8);
+    if (plane_object_lookup(a->tracked, tkey, sizeof tkey)) {
+        return;
+    }
+    struct dev_sync_ent *e = plane_calloc(1, sizeof *e);
+    if (!e) {
+        return;
+    }
+    e->obj = obj;
+    memcpy(e->key, it->key, sizeof e->key);
+    int rc = plane_sync_track(a->sync, it->object_id, e->key, sizeof e->key,
+                              plane_object_value_len(obj), plane_object_merge_op(obj),
+                              dev_sync_read, dev_sync_apply, e);
+    uint64_t one = 1;
+    if (rc || plane_object_insert(a->tracked, tkey, sizeof tkey, &one)) {
+        if (!rc) {
+            plane_sync_untrack(a->sync, it->object_id, e->key, sizeof e->key);
+        }
+        plane_free(e);
+        return;
+    }
+    e->next = a->sync_ents;
+    a->sync_ents = e;
+    PLANE_CTR_INC(&dev->stats, sync_tracked);
+}
+
+static void
+h_sync(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc_req *req,
+       const union plane_body *u)
+{
+    const struct plane_body_sync *b = &u->sync;
+    struct dev_app *a = plane_device__find_app(dev, b->app_id);
+    if (!a || !a->inst || !a->sync) {
+        plane_rpc_respond(rpc, req->token, PLANE_ENOENT, NULL, 0);
+        return;
+    }
+    for (uint32_t i = 0; i < b->n_items; i++) {
+        dev_sync_track(dev, a, &b->items[i]);
+    }
+    struct plane_sync_msg reply;
+    int rc = plane_sync_on_request(a->sync, req->peer, b->round, b->items, b->n_items, &reply);
+    if (rc) {
+        plane_rpc_respond(rpc, req->token, rc, NULL, 0);
+        return;
+    }
+    PLANE_CTR_INC(&dev->stats, sync_requests);
+    struct plane_body_sync out = {
+        .app_id = b->app_id, .epoch = b->epoch, .round = reply.seq,
+        .n_items = reply.n_items, .items = reply.items,
+    };
+    DEV_RESPOND(dev, rpc, req->token, sync, &out);
+}
+
+static void
+h_devmap(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc_req *req,
+         const union plane_body *u)
+{
+    int rc = plane_placement_devmap_apply(&dev->pl, &u->devmap);
+    if (rc == 0) {
+        PLANE_CTR_INC(&dev->stats, devmap_updates);
+        PLANE_INFO("devmap epoch %llu adopted", (unsigned long long) u->devmap.epoch);
+        /* Our logical is RECOVERING: catch up with the flows the replica
+         * created while we were away. */
+        for (uint32_t l = 0; l < dev->pl.n_logical; l++) {
+            const struct plane_placement_logical *lg =
+                plane_placement_get_logical(&dev->pl, (uint16_t) l);
+            if (lg && lg->state == PLANE_DEVMAP_RECOVERING && lg->primary == dev->self->id) {
+                dev_resync_add(dev, (uint16_t) l, lg->replica);
+            }
+        }
+    } else if (rc == PLANE_EALREADY) {
+        rc = 0;               /* stale or repeated: nothing to do */
+    } else {
+        PLANE_WARN("devmap epoch %llu refused: %s", (unsigned long long) u->devmap.epoch,
+                   plane_strerror(rc));
+    }
+    plane_rpc_respond(rpc, req->token, rc, NULL, 0);
+}
+
+/* Adds "prefix.name" = value to the STATS answer being built. */
+static void
+stat_add(struct plane_device *dev, struct plane_body_stat *st, uint32_t *n,
+         const char *prefix, const char *name, uint64_t value)
+{
+    if (*n >= DEV_STATS_MAX || !name) {
+        return;
+    }
+    char buf[128];
+    int len = snprintf(buf, sizeof buf, "%s.%s", prefix, name);
+    if (len < 0 || (size_t) len >= sizeof buf) {
+        return;
+    }
+    const char *s = plane_mp_zone_strndup(&dev->zone, buf, (size_t) len);
+    if (s) {
+        st[(*n)++] = (struct plane_body_stat) { .name = s, .value = value };
+    }
+}
+
+static void
+h_stats(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc_req *req,
+        const union plane_body *u)
+{
+    (void) u;
+    struct plane_body_stat *st = plane_mp_zone_calloc(&dev->zone, DEV_STATS_MAX, sizeof *st);
+    if (!st) {
+        plane_rpc_respond(rpc, req->token, PLANE_ENOMEM, NULL, 0);
+        return;
+    }
+    uint32_t n = 0;
+    for (size_t i = 0; i < PLANE_DEVICE_N_COUNTERS; i++) {
+        stat_add(dev, st, &n, "device", plane_device_counter_names[i],
+                 plane_counters_get(&dev->stats, i));
+    }
+    const struct plane_udp_stats *us = plane_udp_stats(dev->udp);
+    for (size_t i = 0; i < sizeof *us / sizeof(uint64_t); i++) {
+        stat_add(dev, st, &n, "udp", plane_udp_counter_name(i), plane_counters_get(us, i));
+    }
+    const struct plane_rpc_stats *rs = plane_rpc_stats(dev->rpc);
+    for (size_t i = 0; i < sizeof *rs / sizeof(uint64_t); i++) {
+        stat_add(dev, st, &n, "rpc", plane_rpc_counter_name(i), plane_counters_get(rs, i));
+    }
+    for (size_t i = 0; i < dev->n_apps; i++) {
+        struct dev_app *a = &dev->apps[i];
+        if (!a->inst) {
+            continue;
+        }
+        char prefix[96];
+        snprintf(prefix, sizeof prefix, "app.%s", a->cfg->name);
+        const struct plane_app_inst_stats *is = plane_app_inst_stats(a->inst);
+        for (size_t j = 0; j < PLANE_APP_INST_N_COUNTERS; j++) {
+            stat_add(dev, st, &n, prefix, plane_app_inst_counter_names[j],
+                     plane_counters_get(is, j));
+        }
+        snprintf(prefix, sizeof prefix, "pop.%s", a->cfg->name);
+        for (size_t j = 0; j < PLANE_POP_N_COUNTERS; j++) {
+            stat_add(dev, st, &n, prefix, plane_pop_counter_names[j],
+                     plane_counters_get(&a->pop.stats, j));
+        }
+        snprintf(prefix, sizeof prefix, "obj.%s", a->cfg->name);
+        for (uint16_t j = 0; j < plane_app_n_objects(a->app); j++) {
+            struct plane_object *o = plane_app_inst_object(a->inst, j);
+            stat_add(dev, st, &n, prefix, plane_object_name(o), plane_object_count(o));
+        }
+    }
+    for (size_t i = 0; i < PLANE_PLACEMENT_N_COUNTERS; i++) {
+        stat_add(dev, st, &n, "placement", plane_placement_counter_names[i],
+                 plane_counters_get(&dev->pl.stats, i));
+    }
+    stat_add(dev, st, &n, "placement", "epoch", dev->pl.epoch);
+    stat_add(dev, st, &n, "device", "held_now", DEV_HELD_PACKETS - plane_pool_avail(&dev->held));
+    struct plane_body_stats out = { .n_stats = n, .stats = st };
+    DEV_RESPOND(dev, rpc, req->token, stats, &out);
+}
+
+typedef void (*dev_handler_fn)(struct plane_device *, struct plane_rpc *,
+                               const struct plane_rpc_req *, const union plane_body *);
+
+/* Message type -> handler.  APP_DEPLOY has none: the RPC answers ENOSYS. */
+static const dev_handler_fn dev_handlers[PLANE_RPC_MAX_TYPE] = {
+    [PLANE_MSG_HELLO] = h_hello,
+    [PLANE_MSG_HEARTBEAT] = h_heartbeat,
+    [PLANE_MSG_ENTRY_INSERT] = h_entries,
+    [PLANE_MSG_ENTRY_UPDATE] = h_entries,
+    [PLANE_MSG_ENTRY_DELETE] = h_entries,
+    [PLANE_MSG_ENTRY_READ] = h_entry_read,
+    [PLANE_MSG_PROMOTE] = h_promote,
+    [PLANE_MSG_DEMOTE] = h_demote,
+    [PLANE_MSG_SYNC] = h_sync,
+    [PLANE_MSG_DEVMAP_UPDATE] = h_devmap,
+    [PLANE_MSG_STATS] = h_stats,
+};
+
+
+/*
+ * A request from a new incarnation of the switch: it restarted, with the
+ * devmap of the config (its epochs start over), so ours is reset to the
+ * config's too, or its DEVMAP_UPDATEs would all look stale.  Then HELLO.
+ */
+static void
+dev_switch_incarnation(struct plane_device *dev, uint64_t inc)
+{
+    bool restarted = dev->sw_incarnation != 0;
+    dev->sw_incarnation = inc;
+    if (!restarted) {
+        return;
+    }
+    PLANE_INFO("the switch restarted (incarnation %#llx): devmap reset, HELLO",
+               (unsigned long long) inc);
+    struct plane_placement pl;
+    if (plane_placement_init_config(&pl, dev->cfg, 0) == 0) {
+        plane_placement_uninit(&dev->pl);
+        dev->pl = pl;
+    }
+    plane_device__say_hello(dev, dev->sw_id);
+}
+
+/* The one RPC handler: decode the body into the zone, dispatch, clear. */
+void
+plane_device__on_request(void *arg, struct plane_rpc *rpc, const struct plane_rpc_req *req)
+{
+    static struct plane_log_rl rl = PLANE_LOG_RL_INIT(5, 1);
+    struct plane_device *dev = arg;
+    uint16_t type = req->ctl->msg_type;
+    if (req->peer == dev->sw_id && req->ctl->incarnation != dev->sw_incarnation) {
+        dev_switch_incarnation(dev, req->ctl->incarnation);
+    }
+    union plane_body u;
+    int rc = plane_wire_body_decode_any(type, false, req->ctl->body, req->ctl->body_len,
+                                        &dev->zone, &u);
+    if (rc) {
+        PLANE_CTR_INC(&dev->stats, ctl_bad_body);
+        PLANE_WARN_RL(&rl, "%s request from %u: bad body: %s",
+                      plane_msg_type_name(type) ? plane_msg_type_name(type) : "?",
+                      req->peer, plane_strerror(rc));
+        plane_rpc_respond(rpc, req->token, PLANE_EBADMSG, NULL, 0);
+    } else {
+        dev_handlers[type](dev, rpc, req, &u);
+    }
+    plane_mp_zone_clear(&dev->zone);
+}
+
+static void
+dev_hello_done(void *arg, struct plane_rpc *rpc, int status, const struct plane_wire_ctl *resp)
+{
+    (void) arg;
+    (void) rpc;
+    (void) resp;
+    if (status) {
+        PLANE_DBG("HELLO: %s", plane_strerror(status));
+    }
+}
+
+void
+plane_device__say_hello(struct plane_device *dev, uint16_t peer)
+{
+    struct plane_body_hello h;
+    uint16_t port;
+    dev_hello_body(dev, &h, &port);
+    struct plane_mp_writer w;
+    plane_mp_writer_init(&w, dev->tx, sizeof dev->tx);
+    if (plane_body_hello_encode(&h, &w) || w.overflow) {
+        return;
+    }
+    plane_rpc_call(dev->rpc, peer, PLANE_MSG_HELLO, w.buf, w.len, NULL, dev_hello_done, dev, NULL);
+}
+
+bool
+plane_device__handles(uint16_t msg_type)
+{
+    return msg_type < PLANE_RPC_MAX_TYPE && dev_handlers[msg_type] != NULL;
+}
