@@ -95,3 +95,12 @@ const struct plane_device_stats *plane_device_stats(const struct plane_device *d
  * on stderr naming the daemon to use instead.
  */
 int plane_device_check_role(const struct plane_daemon *d, enum plane_device_role role);
+
+/*
+ * The whole main() of nicd and serverd, which are one runtime with two
+ * profiles: parses argv, loads the config, checks that the device named by
+ * --id has `role`, runs the device until SIGTERM and tears it down.
+ * Returns the process exit status (0 clean, 1 config or runtime, 2 usage).
+ */
+int plane_device_main(const char *prog, enum plane_device_role role, int argc,
+                      char **argv);
