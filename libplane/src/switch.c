@@ -449,6 +449,33 @@ sw_call_opts(const struct plane_switch *sw)
     return o;
 }
 
+/*
+ * Sends the update engine's request for (a, key, ticket) to dev, with the
+ * body already encoded in sw->bufs->body by w.  The sw_op carrying the
+ * ticket is freed by cb, or here when nothing was sent.  Returns 0 or the
+ * encoding, allocation or send error.
+ */
+static int
+sw_send_op(struct plane_switch *sw, struct sw_app *a, const struct plane_flow_key *key,
+           uint64_t ticket, uint16_t dev, uint16_t type, int enc_err,
+           const struct plane_mp_writer *w, plane_rpc_cb cb)
+{
+    if (enc_err || w->overflow) {
+        return enc_err ? enc_err : PLANE_EMSGSIZE;
+    }
+    struct sw_op *op = plane_malloc(sizeof *op);
+    if (!op) {
+        return PLANE_ENOMEM;
+    }
+    *op = (struct sw_op) { .a = a, .key = *key, .ticket = ticket, .dev = dev };
+    struct plane_rpc_call_opts o = sw_call_opts(sw);
+    int err = sw_send_call(sw, dev, type, w->len, cb, op, &o);
+    if (err) {
+        plane_free(op);
+    }
+    return err;
+}
+
 /* install_entries: pull the key's entries from the device serving it. */
 static void
 sw_op_install(void *arg, const struct plane_flow_key *key, uint64_t ticket)
@@ -456,7 +483,6 @@ sw_op_install(void *arg, const struct plane_flow_key *key, uint64_t ticket)
     struct sw_app *a = arg;
     struct plane_switch *sw = a->sw;
     int err = 0;
-    struct sw_op *op = NULL;
     uint16_t dev = sw_serving(sw, key);
 
     if (dev == PLANE_DEV_NONE) {
@@ -479,23 +505,12 @@ sw_op_install(void *arg, const struct plane_flow_key *key, uint64_t ticket)
     struct plane_body_entries body = { .app_id = a->cfg->id, .n_entries = n, .entries = ents };
     struct plane_mp_writer w;
     plane_mp_writer_init(&w, sw->bufs->body, sizeof sw->bufs->body);
-    if ((err = plane_body_entries_encode(&body, &w)) || w.overflow) {
-        err = err ? err : PLANE_EMSGSIZE;
-        goto fail;
-    }
-    op = plane_malloc(sizeof *op);
-    if (!op) {
-        err = PLANE_ENOMEM;
-        goto fail;
-    }
-    *op = (struct sw_op) { .a = a, .key = *key, .ticket = ticket, .dev = dev };
-    struct plane_rpc_call_opts o = sw_call_opts(sw);
-    err = sw_send_call(sw, dev, PLANE_MSG_ENTRY_READ, w.len, sw_read_cb, op, &o);
+    err = sw_send_op(sw, a, key, ticket, dev, PLANE_MSG_ENTRY_READ,
+                     plane_body_entries_encode(&body, &w), &w, sw_read_cb);
     if (!err) {
         return;
     }
 fail:
-    plane_free(op);
     sw_acquire_only(a, key);
     PLANE_CTR_INC(&a->stats, install_errors);
     plane_update_done(a->upd, ticket, err, plane_clock_now_ns());
@@ -560,7 +575,6 @@ sw_op_collect(void *arg, const struct plane_flow_key *key, uint64_t ticket)
 {
     struct sw_app *a = arg;
     struct plane_switch *sw = a->sw;
-    struct sw_op *op = NULL;
     int err;
     uint16_t dev = sw_serving(sw, key);
     if (dev == PLANE_DEV_NONE) {
@@ -615,23 +629,12 @@ sw_op_collect(void *arg, const struct plane_flow_key *key, uint64_t ticket)
     };
     struct plane_mp_writer w;
     plane_mp_writer_init(&w, sw->bufs->body, sizeof sw->bufs->body);
-    if ((err = plane_body_update_encode(&body, &w)) || w.overflow) {
-        err = err ? err : PLANE_EMSGSIZE;
-        goto fail;
-    }
-    op = plane_malloc(sizeof *op);
-    if (!op) {
-        err = PLANE_ENOMEM;
-        goto fail;
-    }
-    *op = (struct sw_op) { .a = a, .key = *key, .ticket = ticket, .dev = dev };
-    struct plane_rpc_call_opts o = sw_call_opts(sw);
-    err = sw_send_call(sw, dev, PLANE_MSG_DEMOTE, w.len, sw_demote_cb, op, &o);
+    err = sw_send_op(sw, a, key, ticket, dev, PLANE_MSG_DEMOTE,
+                     plane_body_update_encode(&body, &w), &w, sw_demote_cb);
     if (!err) {
         return;
     }
 fail:
-    plane_free(op);
     PLANE_CTR_INC(&a->stats, demote_errors);
     plane_update_done(a->upd, ticket, err, plane_clock_now_ns());
 }
