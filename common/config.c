@@ -7,7 +7,6 @@
 #include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,12 +18,14 @@
 
 #include "common/alloc.h"
 #include "common/log.h"
+#include "common/yaml_load.h"
 
 PLANE_LOG_MODULE(config);
 
 /*
- * How it works.  A first pass over libyaml's events rejects what the
- * document API cannot bound by itself: aliases (a "billion laughs" document
+ * How it works (the machinery shared with the planner's workload loader
+ * lives in common/yaml_load.c).  A first pass over libyaml's events rejects
+ * what the document API cannot bound by itself: aliases (a "billion laughs" document
  * is tiny as a node graph but explodes when walked), nesting depth, node
  * count and extra documents.  Then yaml_parser_load() builds the node graph,
  * whose nodes carry their line numbers, and parse_mapping() walks it with the
@@ -87,217 +88,23 @@ struct cfg_field {
 
 #define CFG_MAX_FIELDS 16
 
+/* plane_yaml_match_keys reads each row's name as its first member. */
+_Static_assert(offsetof(struct cfg_field, name) == 0, "name leads a cfg_field");
+
+/* The shared walker state (document, errors, path; common/yaml_load.h) and the config. */
 struct cfg_ctx {
-    yaml_document_t *doc;
+    struct plane_yaml_ctx y;
     struct plane_config *cfg;
-    const char *name;
-    char *err;
-    size_t err_len;
-    bool failed;
-    char path[256];
-    size_t path_len;
 };
 
-/* ---------------------------------------------------------------------------
- * Errors and the field path ("devices[1].address").
- */
-
-static void __attribute__((format(printf, 3, 0)))
-cfg_vfail_line(struct cfg_ctx *c, unsigned long line, const char *fmt,
-               va_list ap)
-{
-    if (c->failed) {
-        return;
-    }
-    c->failed = true;
-    if (!c->err || !c->err_len) {
-        return;
-    }
-    int n = c->path_len
-            ? snprintf(c->err, c->err_len, "%s:%lu: %s: ", c->name, line, c->path)
-            : snprintf(c->err, c->err_len, "%s:%lu: ", c->name, line);
-    if (n >= 0 && (size_t)n < c->err_len) {
-        vsnprintf(c->err + n, c->err_len - (size_t)n, fmt, ap);
-    }
-}
-
-static int __attribute__((format(printf, 3, 4)))
-cfg_fail_line(struct cfg_ctx *c, unsigned long line, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    cfg_vfail_line(c, line, fmt, ap);
-    va_end(ap);
-    return PLANE_ECONFIG;
-}
-
-/* Records an error at node's line (libyaml counts from 0) under the current path. */
-static int __attribute__((format(printf, 3, 4)))
-cfg_fail(struct cfg_ctx *c, const yaml_node_t *node, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    cfg_vfail_line(c, node ? (unsigned long)node->start_mark.line + 1 : 1, fmt, ap);
-    va_end(ap);
-    return PLANE_ECONFIG;
-}
-
-static int
-cfg_nomem(struct cfg_ctx *c)
-{
-    cfg_fail_line(c, 1, "out of memory");
-    return PLANE_ENOMEM;
-}
-
-/*
- * Copies the n bytes at s into buf (buf_len >= 8) for a message: quotes and
- * control bytes escaped, cut with "..." when too long.
- */
-static void
-escape_into(char *buf, size_t buf_len, const char *s, size_t n)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        char tmp[5];
-        int tl;
-        if (ch == '"' || ch == '\\') {
-            tl = snprintf(tmp, sizeof tmp, "\\%c", ch);
-        } else if (ch < 0x20 || ch == 0x7f) {
-            tl = snprintf(tmp, sizeof tmp, "\\x%02x", ch);
-        } else {
-            tmp[0] = (char)ch;
-            tl = 1;
-        }
-        if (o + (size_t)tl + 4 > buf_len) {
-            memcpy(buf + o, "...", 3);
-            o += 3;
-            break;
-        }
-        memcpy(buf + o, tmp, (size_t)tl);
-        o += (size_t)tl;
-    }
-    buf[o] = '\0';
-}
-
-static size_t
-path_push_key(struct cfg_ctx *c, const char *key, size_t key_len)
-{
-    size_t old = c->path_len;
-    char esc[72];
-    escape_into(esc, sizeof esc, key, key_len);
-    int n = snprintf(c->path + old, sizeof c->path - old, "%s%s",
-                     old ? "." : "", esc);
-    c->path_len = n < 0 ? old : strnlen(c->path, sizeof c->path - 1);
-    return old;
-}
-
-static size_t
-path_push_index(struct cfg_ctx *c, size_t index)
-{
-    size_t old = c->path_len;
-    snprintf(c->path + old, sizeof c->path - old, "[%zu]", index);
-    c->path_len = strnlen(c->path, sizeof c->path - 1);
-    return old;
-}
-
-static void
-path_pop(struct cfg_ctx *c, size_t old)
-{
-    c->path_len = old;
-    c->path[old] = '\0';
-}
-
-/* What a node is, for "expected X, got Y" messages. */
-static const char *
-describe(const yaml_node_t *node, char *buf, size_t len)
-{
-    if (!node) {
-        return "nothing";
-    }
-    switch (node->type) {
-    case YAML_MAPPING_NODE:
-        return "a mapping";
-    case YAML_SEQUENCE_NODE:
-        return "a list";
-    case YAML_SCALAR_NODE: {
-        char esc[48];
-        escape_into(esc, sizeof esc, (const char *)node->data.scalar.value,
-                    node->data.scalar.length);
-        snprintf(buf, len, "\"%s\"", esc);
-        return buf;
-    }
-    default:
-        return "an empty node";
-    }
-}
+/* The config's messages: escaped text, any-case null, detailed syntax and file errors. */
+#define CFG_YAML_FLAGS                                                          \
+    (PLANE_YAML_NULL_ANY_CASE | PLANE_YAML_ESCAPE_TEXT | PLANE_YAML_SYNTAX_DETAIL \
+     | PLANE_YAML_FILE_DETAIL | PLANE_YAML_STRICT_FEATURES | PLANE_YAML_KEY_DETAIL)
 
 /* ---------------------------------------------------------------------------
  * Scalar helpers.
  */
-
-static bool
-is_scalar(const yaml_node_t *node)
-{
-    return node && node->type == YAML_SCALAR_NODE;
-}
-
-/* An unquoted "", "~" or "null": YAML's null, read as an empty collection. */
-static bool
-is_null(const yaml_node_t *node)
-{
-    if (!node || node->type != YAML_SCALAR_NODE
-        || node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
-        return false;
-    }
-    const char *s = (const char *)node->data.scalar.value;
-    size_t n = node->data.scalar.length;
-    return n == 0 || (n == 1 && s[0] == '~')
-           || (n == 4 && (!memcmp(s, "null", 4) || !memcmp(s, "Null", 4)
-                          || !memcmp(s, "NULL", 4)));
-}
-
-static bool
-scalar_eq(const yaml_node_t *node, const char *s)
-{
-    size_t n = strlen(s);
-    return is_scalar(node) && node->data.scalar.length == n
-           && !memcmp(node->data.scalar.value, s, n);
-}
-
-static bool
-parse_u64(const char *s, size_t len, uint64_t *out)
-{
-    unsigned base = 10;
-    size_t i = 0;
-    if (len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-        base = 16;
-        i = 2;
-    }
-    if (i >= len) {
-        return false;
-    }
-    uint64_t v = 0;
-    for (; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        unsigned d;
-        if (ch >= '0' && ch <= '9') {
-            d = ch - '0';
-        } else if (base == 16 && ch >= 'a' && ch <= 'f') {
-            d = ch - 'a' + 10;
-        } else if (base == 16 && ch >= 'A' && ch <= 'F') {
-            d = ch - 'A' + 10;
-        } else {
-            return false;
-        }
-        if (v > (UINT64_MAX - d) / base) {
-            return false;
-        }
-        v = v * base + d;
-    }
-    *out = v;
-    return true;
-}
 
 static int
 hex_digit(unsigned char ch)
@@ -328,22 +135,6 @@ parse_hexkey(const char *s, size_t len, uint8_t key[PLANE_CONFIG_KEY_LEN])
             return false;
         }
         key[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return true;
-}
-
-static bool
-valid_name(const char *s, size_t len)
-{
-    if (len == 0 || len >= PLANE_CONFIG_NAME_MAX) {
-        return false;
-    }
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
-              || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '.')) {
-            return false;
-        }
     }
     return true;
 }
@@ -388,7 +179,7 @@ parse_addr(const char *s, size_t len, struct plane_config_addr *a)
     uint64_t p;
     size_t plen = strlen(port);
     if (plen == 0 || plen > 5 || (plen > 1 && port[0] == '0')
-        || !parse_u64(port, plen, &p) || p > 65535) {
+        || !plane_yaml_parse_u64(port, plen, &p) || p > 65535) {
         return "bad port";
     }
     /* parse_u64 accepts 0x; a port is decimal only. */
@@ -492,17 +283,6 @@ plane_feature_from_name(const char *name)
     return 0;
 }
 
-static uint32_t
-feature_from_node(const yaml_node_t *node)
-{
-    for (size_t i = 0; i < PLANE_FEATURE_COUNT; i++) {
-        if (scalar_eq(node, feature_names[i])) {
-            return 1u << i;
-        }
-    }
-    return 0;
-}
-
 /* ---------------------------------------------------------------------------
  * Paths relative to the configuration file.
  */
@@ -548,46 +328,6 @@ path_join(const char *dir, const char *p)
 static int parse_mapping(struct cfg_ctx *c, const struct cfg_section *s,
                          void *base, yaml_node_t *node, size_t index);
 static void field_default(const struct cfg_field *f, void *base);
-
-static yaml_node_t *
-node_get(struct cfg_ctx *c, int id)
-{
-    return yaml_document_get_node(c->doc, id);
-}
-
-/* The value node of `key` in mapping `map`, or NULL. */
-static yaml_node_t *
-map_get(struct cfg_ctx *c, yaml_node_t *map, const char *key)
-{
-    if (!map || map->type != YAML_MAPPING_NODE) {
-        return NULL;
-    }
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
-         p < map->data.mapping.pairs.top; p++) {
-        if (scalar_eq(node_get(c, p->key), key)) {
-            return node_get(c, p->value);
-        }
-    }
-    return NULL;
-}
-
-/* Fails at the value of `key` inside `map` (or at map) with path ".key". */
-static int __attribute__((format(printf, 4, 5)))
-cfg_fail_key(struct cfg_ctx *c, yaml_node_t *map, const char *key,
-             const char *fmt, ...)
-{
-    yaml_node_t *at = map_get(c, map, key);
-    if (!at) {
-        at = map;
-    }
-    size_t old = path_push_key(c, key, strlen(key));
-    va_list ap;
-    va_start(ap, fmt);
-    cfg_vfail_line(c, at ? (unsigned long)at->start_mark.line + 1 : 1, fmt, ap);
-    va_end(ap);
-    path_pop(c, old);
-    return PLANE_ECONFIG;
-}
 
 static void
 store_uint(const struct cfg_field *f, void *p, uint64_t v)
@@ -648,32 +388,20 @@ parse_scalar_field(struct cfg_ctx *c, const struct cfg_field *f, void *p,
     case CFG_U32:
     case CFG_U64: {
         uint64_t v;
-        if (!parse_u64(s, len, &v)) {
-            return cfg_fail(c, node, "expected a non-negative integer, got %s",
-                            describe(node, got, sizeof got));
+        int rc = plane_yaml_get_uint(&c->y, node, f->min, f->max, &v);
+        if (!rc) {
+            store_uint(f, p, v);
         }
-        if (v < f->min || v > f->max) {
-            return cfg_fail(c, node, "%" PRIu64 " is out of range [%" PRIu64
-                            ", %" PRIu64 "]", v, f->min, f->max);
-        }
-        store_uint(f, p, v);
-        return 0;
+        return rc;
     }
     case CFG_NAME:
-        if (!valid_name(s, len)) {
-            return cfg_fail(c, node, "expected a name of 1-%d characters "
-                            "[A-Za-z0-9_.-], got %s", PLANE_CONFIG_NAME_MAX - 1,
-                            describe(node, got, sizeof got));
-        }
-        memcpy(p, s, len);
-        ((char *)p)[len] = '\0';
-        return 0;
+        return plane_yaml_get_name(&c->y, node, p);
     case CFG_STR:
     case CFG_PATH: {
         if (memchr(s, '\0', len) || len > f->max || (f->type == CFG_PATH && !len)) {
-            return cfg_fail(c, node, "expected a string of %s%" PRIu64
-                            " bytes without NUL, got %zu bytes",
-                            f->type == CFG_PATH ? "1-" : "at most ", f->max, len);
+            return plane_yaml_fail(
+                &c->y, node, "expected a string of %s%" PRIu64 " bytes without NUL, got %zu bytes",
+                f->type == CFG_PATH ? "1-" : "at most ", f->max, len);
         }
         char *v = plane_strndup(s, len);
         if (v && f->type == CFG_PATH) {
@@ -682,7 +410,7 @@ parse_scalar_field(struct cfg_ctx *c, const struct cfg_field *f, void *p,
             v = joined;
         }
         if (!v) {
-            return cfg_nomem(c);
+            return plane_yaml_nomem(&c->y);
         }
         *(char **)p = v;
         return 0;
@@ -691,53 +419,41 @@ parse_scalar_field(struct cfg_ctx *c, const struct cfg_field *f, void *p,
         struct plane_config_addr *a = p;
         const char *why = parse_addr(s, len, a);
         if (why) {
-            return cfg_fail(c, node, "expected host:port, got %s (%s)",
-                            describe(node, got, sizeof got), why);
+            return plane_yaml_fail(&c->y, node, "expected host:port, got %s (%s)",
+                                   plane_yaml_describe(&c->y, node, got, sizeof got), why);
         }
         if (a->port < f->min) {
-            return cfg_fail(c, node, "port %u is not allowed here (at least %"
-                            PRIu64 ")", a->port, f->min);
+            return plane_yaml_fail(
+                &c->y, node, "port %u is not allowed here (at least %" PRIu64 ")", a->port, f->min);
         }
         return 0;
     }
     case CFG_HEXKEY:
         /* Never echo the value: it is a secret. */
         if (!parse_hexkey(s, len, p)) {
-            return cfg_fail(c, node, "expected %d hex digits (a %d-byte key), "
-                            "got %zu characters%s", 2 * PLANE_CONFIG_KEY_LEN,
-                            PLANE_CONFIG_KEY_LEN, len,
-                            len == 2 * PLANE_CONFIG_KEY_LEN ? " with a non-hex digit" : "");
+            return plane_yaml_fail(&c->y, node,
+                                   "expected %d hex digits (a %d-byte key), "
+                                   "got %zu characters%s",
+                                   2 * PLANE_CONFIG_KEY_LEN, PLANE_CONFIG_KEY_LEN, len,
+                                   len == 2 * PLANE_CONFIG_KEY_LEN ? " with a non-hex digit" : "");
         }
         return 0;
     case CFG_ENUM:
-        for (unsigned i = 0; f->names[i]; i++) {
-            if (scalar_eq(node, f->names[i])) {
-                *(unsigned *)p = i;
-                return 0;
-            }
-        }
-        {
-            char list[128] = "";
-            for (unsigned i = 0; f->names[i]; i++) {
-                size_t o = strlen(list);
-                snprintf(list + o, sizeof list - o, "%s%s", i ? "|" : "", f->names[i]);
-            }
-            return cfg_fail(c, node, "expected one of %s, got %s", list,
-                            describe(node, got, sizeof got));
-        }
+        return plane_yaml_get_enum(&c->y, node, f->names, p);
     case CFG_RANGE16: {
         const char *dash = memchr(s, '-', len);
         uint64_t lo = 0, hi = 0;
-        bool ok = dash ? parse_u64(s, (size_t)(dash - s), &lo)
-                         && parse_u64(dash + 1, len - (size_t)(dash - s) - 1, &hi)
-                       : parse_u64(s, len, &lo);
+        bool ok = dash ? plane_yaml_parse_u64(s, (size_t)(dash - s), &lo)
+                             && plane_yaml_parse_u64(dash + 1, len - (size_t)(dash - s) - 1, &hi)
+                       : plane_yaml_parse_u64(s, len, &lo);
         if (!dash) {
             hi = lo;
         }
         if (!ok || lo > hi || hi > f->max || lo < f->min) {
-            return cfg_fail(c, node, "expected N or \"LO-HI\" with %" PRIu64
-                            " <= LO <= HI <= %" PRIu64 ", got %s", f->min, f->max,
-                            describe(node, got, sizeof got));
+            return plane_yaml_fail(
+                &c->y, node,
+                "expected N or \"LO-HI\" with %" PRIu64 " <= LO <= HI <= %" PRIu64 ", got %s",
+                f->min, f->max, plane_yaml_describe(&c->y, node, got, sizeof got));
         }
         struct plane_config_range *r = p;
         r->lo = (uint16_t)lo;
@@ -745,46 +461,8 @@ parse_scalar_field(struct cfg_ctx *c, const struct cfg_field *f, void *p,
         return 0;
     }
     default:
-        return cfg_fail(c, node, "internal error: bad field type");
+        return plane_yaml_fail(&c->y, node, "internal error: bad field type");
     }
-}
-
-static int
-parse_features(struct cfg_ctx *c, const struct cfg_field *f, uint32_t *mask,
-               yaml_node_t *node)
-{
-    char got[64];
-    *mask = 0;
-    if (is_null(node)) {
-        return 0;
-    }
-    if (node->type != YAML_SEQUENCE_NODE) {
-        return cfg_fail(c, node, "expected a list of features, got %s",
-                        describe(node, got, sizeof got));
-    }
-    size_t i = 0;
-    for (yaml_node_item_t *it = node->data.sequence.items.start;
-         it < node->data.sequence.items.top; it++, i++) {
-        yaml_node_t *item = node_get(c, *it);
-        uint32_t bit = feature_from_node(item);
-        if (!bit || (*mask & bit)) {
-            char list[160] = "";
-            for (size_t k = 0; k < PLANE_FEATURE_COUNT; k++) {
-                size_t o = strlen(list);
-                snprintf(list + o, sizeof list - o, "%s%s", k ? ", " : "",
-                         feature_names[k]);
-            }
-            size_t old = path_push_index(c, i);
-            int rc = bit ? cfg_fail(c, item, "feature %s listed twice",
-                                    describe(item, got, sizeof got))
-                         : cfg_fail(c, item, "unknown feature %s (known: %s)",
-                                    describe(item, got, sizeof got), list);
-            path_pop(c, old);
-            return rc;
-        }
-        *mask |= bit;
-    }
-    return 0;
 }
 
 static int
@@ -795,18 +473,19 @@ parse_list(struct cfg_ctx *c, const struct cfg_field *f, void *base,
     void **items = (void **)((char *)base + f->offset);
     size_t *count = (size_t *)((char *)base + f->count_off);
     size_t n = 0;
-    if (!is_null(node)) {
+    if (!plane_yaml_is_null(&c->y, node)) {
         if (node->type != YAML_SEQUENCE_NODE) {
-            return cfg_fail(c, node, "expected a list, got %s",
-                            describe(node, got, sizeof got));
+            return plane_yaml_fail(&c->y, node, "expected a list, got %s",
+                                   plane_yaml_describe(&c->y, node, got, sizeof got));
         }
         n = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
     }
     if (n > f->max) {
-        return cfg_fail(c, node, "too many items (%zu, at most %" PRIu64 ")", n, f->max);
+        return plane_yaml_fail(&c->y, node, "too many items (%zu, at most %" PRIu64 ")", n, f->max);
     }
     if (n < f->min) {
-        return cfg_fail(c, node, "needs at least %" PRIu64 " item(s), got %zu", f->min, n);
+        return plane_yaml_fail(&c->y, node, "needs at least %" PRIu64 " item(s), got %zu", f->min,
+                               n);
     }
     if (n == 0) {
         return 0;
@@ -814,14 +493,14 @@ parse_list(struct cfg_ctx *c, const struct cfg_field *f, void *base,
     /* The count is set before parsing so a failure part-way frees everything. */
     *items = plane_calloc(n, f->sub->size);
     if (!*items) {
-        return cfg_nomem(c);
+        return plane_yaml_nomem(&c->y);
     }
     *count = n;
     for (size_t i = 0; i < n; i++) {
-        yaml_node_t *item = node_get(c, node->data.sequence.items.start[i]);
-        size_t old = path_push_index(c, i);
+        yaml_node_t *item = plane_yaml_node(&c->y, node->data.sequence.items.start[i]);
+        size_t old = plane_yaml_path_push_index(&c->y, i);
         int rc = parse_mapping(c, f->sub, (char *)*items + i * f->sub->size, item, i);
-        path_pop(c, old);
+        plane_yaml_path_pop(&c->y, old);
         if (rc) {
             return rc;
         }
@@ -840,44 +519,45 @@ parse_map(struct cfg_ctx *c, const struct cfg_field *f, void *base,
     void **items = (void **)((char *)base + f->offset);
     size_t *count = (size_t *)((char *)base + f->count_off);
     const struct cfg_section *s = f->sub;
-    if (is_null(node)) {
+    if (plane_yaml_is_null(&c->y, node)) {
         return 0;
     }
     if (node->type != YAML_MAPPING_NODE) {
-        return cfg_fail(c, node, "expected a mapping, got %s",
-                        describe(node, got, sizeof got));
+        return plane_yaml_fail(&c->y, node, "expected a mapping, got %s",
+                               plane_yaml_describe(&c->y, node, got, sizeof got));
     }
     yaml_node_pair_t *pairs = node->data.mapping.pairs.start;
     size_t n = (size_t)(node->data.mapping.pairs.top - pairs);
     if (n > f->max) {
-        return cfg_fail(c, node, "too many entries (%zu, at most %" PRIu64 ")", n, f->max);
+        return plane_yaml_fail(&c->y, node, "too many entries (%zu, at most %" PRIu64 ")", n,
+                               f->max);
     }
     if (n == 0) {
         return 0;
     }
     *items = plane_calloc(n, s->size);
     if (!*items) {
-        return cfg_nomem(c);
+        return plane_yaml_nomem(&c->y);
     }
     *count = n;
     for (size_t i = 0; i < n; i++) {
-        yaml_node_t *key = node_get(c, pairs[i].key);
-        yaml_node_t *val = node_get(c, pairs[i].value);
+        yaml_node_t *key = plane_yaml_node(&c->y, pairs[i].key);
+        yaml_node_t *val = plane_yaml_node(&c->y, pairs[i].value);
         void *elem = (char *)*items + i * s->size;
-        if (!is_scalar(key)) {
-            return cfg_fail(c, key, "keys must be scalars, got %s",
-                            describe(key, got, sizeof got));
+        if (!plane_yaml_is_scalar(key)) {
+            return plane_yaml_fail(&c->y, key, "keys must be scalars, got %s",
+                                   plane_yaml_describe(&c->y, key, got, sizeof got));
         }
-        size_t old = path_push_key(c, (const char *)key->data.scalar.value,
-                                   key->data.scalar.length);
+        size_t old = plane_yaml_path_push_key(&c->y, (const char *)key->data.scalar.value,
+                                              key->data.scalar.length);
         int rc = 0;
         for (size_t k = 0; k < i && !rc; k++) {
-            yaml_node_t *prev = node_get(c, pairs[k].key);
-            if (is_scalar(prev) && prev->data.scalar.length == key->data.scalar.length
+            yaml_node_t *prev = plane_yaml_node(&c->y, pairs[k].key);
+            if (plane_yaml_is_scalar(prev) && prev->data.scalar.length == key->data.scalar.length
                 && !memcmp(prev->data.scalar.value, key->data.scalar.value,
                            key->data.scalar.length)) {
-                rc = cfg_fail(c, key, "duplicate key (first at line %lu)",
-                              (unsigned long)prev->start_mark.line + 1);
+                rc = plane_yaml_fail(&c->y, key, "duplicate key (first at line %lu)",
+                                     (unsigned long)prev->start_mark.line + 1);
             }
         }
         if (!rc) {
@@ -887,7 +567,7 @@ parse_map(struct cfg_ctx *c, const struct cfg_field *f, void *base,
             rc = s->value ? parse_field(c, s->value, elem, val)
                           : parse_mapping(c, s, elem, val, i);
         }
-        path_pop(c, old);
+        plane_yaml_path_pop(&c->y, old);
         if (rc) {
             return rc;
         }
@@ -913,14 +593,17 @@ parse_field(struct cfg_ctx *c, const struct cfg_field *f, void *base,
         rc = parse_map(c, f, base, node);
         break;
     case CFG_FEATURES:
-        rc = parse_features(c, f, p, node);
+        rc = plane_yaml_get_features(&c->y, node, p);
         break;
     default:
-        if (!is_scalar(node) || is_null(node)) {
-            return cfg_fail(c, node, "expected a %s, got %s",
-                            f->type == CFG_ADDR ? "host:port"
-                            : f->type <= CFG_U64 ? "number" : "value",
-                            is_null(node) ? "no value" : describe(node, got, sizeof got));
+        if (!plane_yaml_is_scalar(node) || plane_yaml_is_null(&c->y, node)) {
+            return plane_yaml_fail(&c->y, node, "expected a %s, got %s",
+                                   f->type == CFG_ADDR  ? "host:port"
+                                   : f->type <= CFG_U64 ? "number"
+                                                        : "value",
+                                   plane_yaml_is_null(&c->y, node)
+                                       ? "no value"
+                                       : plane_yaml_describe(&c->y, node, got, sizeof got));
         }
         rc = parse_scalar_field(c, f, p, node);
         break;
@@ -934,98 +617,28 @@ parse_field(struct cfg_ctx *c, const struct cfg_field *f, void *base,
     return f->validate ? f->validate(c, f, p, node) : 0;
 }
 
-/* Edit distance, for "did you mean" on a misspelt key. */
-static size_t
-edit_distance(const char *a, size_t al, const char *b)
-{
-    size_t bl = strlen(b), row[CFG_MAX_FIELDS * 4 + 1];
-    if (al > 40 || bl > 40) {
-        return SIZE_MAX;
-    }
-    for (size_t j = 0; j <= bl; j++) {
-        row[j] = j;
-    }
-    for (size_t i = 1; i <= al; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= bl; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] != b[j - 1]);
-            best = row[j - 1] + 1 < best ? row[j - 1] + 1 : best;
-            best = up + 1 < best ? up + 1 : best;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[bl];
-}
-
 static int
 parse_mapping(struct cfg_ctx *c, const struct cfg_section *s, void *base,
               yaml_node_t *node, size_t index)
 {
-    char got[64];
     yaml_node_t *found[CFG_MAX_FIELDS] = { 0 };
     yaml_node_t *found_key[CFG_MAX_FIELDS] = { 0 };
-
-    if (!node || node->type != YAML_MAPPING_NODE) {
-        return cfg_fail(c, node, "expected a mapping, got %s",
-                        is_null(node) ? "no value" : describe(node, got, sizeof got));
+    int match = plane_yaml_match_keys(&c->y, node, s->fields, sizeof *s->fields, 0,
+                                      s->n_fields, CFG_MAX_FIELDS, found, found_key);
+    if (match) {
+        return match;
     }
-    if (s->n_fields > CFG_MAX_FIELDS) {
-        return cfg_fail(c, node, "internal error: section table too long");
-    }
-    for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
-         pair < node->data.mapping.pairs.top; pair++) {
-        yaml_node_t *key = node_get(c, pair->key);
-        if (!is_scalar(key)) {
-            return cfg_fail(c, key, "keys must be scalars, got %s",
-                            describe(key, got, sizeof got));
-        }
-        const char *ks = (const char *)key->data.scalar.value;
-        size_t kl = key->data.scalar.length;
-        size_t i;
-        for (i = 0; i < s->n_fields; i++) {
-            if (scalar_eq(key, s->fields[i].name)) {
-                break;
-            }
-        }
-        if (i == s->n_fields || found[i]) {
-            size_t old = path_push_key(c, ks, kl);
-            if (i < s->n_fields) {
-                cfg_fail(c, key, "duplicate key (first at line %lu)",
-                         (unsigned long)found_key[i]->start_mark.line + 1);
-            } else {
-                const char *hint = NULL;
-                size_t best = 3;
-                for (size_t k = 0; k < s->n_fields; k++) {
-                    size_t d = edit_distance(ks, kl, s->fields[k].name);
-                    if (d < best) {
-                        best = d;
-                        hint = s->fields[k].name;
-                    }
-                }
-                cfg_fail(c, key, "unknown key%s%s%s", hint ? " (did you mean \"" : "",
-                         hint ? hint : "", hint ? "\"?)" : "");
-            }
-            path_pop(c, old);
-            return PLANE_ECONFIG;
-        }
-        found[i] = node_get(c, pair->value);
-        found_key[i] = key;
-    }
-
     for (size_t i = 0; i < s->n_fields; i++) {
         const struct cfg_field *f = &s->fields[i];
-        size_t old = path_push_key(c, f->name, strlen(f->name));
+        size_t old = plane_yaml_path_push_key(&c->y, f->name, strlen(f->name));
         int rc = 0;
         /* "timers:" with every line commented out reads as absent. */
-        bool empty_section = f->type == CFG_SECTION && !f->required
-                             && is_null(found[i]);
+        bool empty_section =
+            f->type == CFG_SECTION && !f->required && plane_yaml_is_null(&c->y, found[i]);
         if (found[i] && !empty_section) {
             rc = parse_field(c, f, base, found[i]);
         } else if (f->required) {
-            rc = cfg_fail(c, node, "missing required field");
+            rc = plane_yaml_fail(&c->y, node, "missing required field");
         } else {
             field_default(f, base);
             /* An absent section still gets its cross-checks (shards defaults). */
@@ -1033,7 +646,7 @@ parse_mapping(struct cfg_ctx *c, const struct cfg_section *s, void *base,
                 rc = f->sub->validate(c, (char *)base + f->offset, node, 0);
             }
         }
-        path_pop(c, old);
+        plane_yaml_path_pop(&c->y, old);
         if (rc) {
             return rc;
         }
@@ -1087,19 +700,19 @@ validate_rack(struct cfg_ctx *c, void *base, yaml_node_t *node, size_t index)
 {
     struct plane_config_rack *r = base;
     if (r->has_auth_key && r->auth_key_file) {
-        return cfg_fail_key(c, node, "auth_key_file",
-                            "auth_key and auth_key_file are mutually exclusive");
+        return plane_yaml_fail_key(&c->y, node, "auth_key_file",
+                                   "auth_key and auth_key_file are mutually exclusive");
     }
     if (!r->has_auth_key && !r->auth_key_file) {
-        return cfg_fail_key(c, node, "auth_key",
-                            "missing required field (or auth_key_file)");
+        return plane_yaml_fail_key(&c->y, node, "auth_key",
+                                   "missing required field (or auth_key_file)");
     }
     if (r->auth_key_file) {
         const char *why;
         if (read_key_file(r->auth_key_file, r->auth_key, &why) < 0) {
             char esc[128];
-            escape_into(esc, sizeof esc, r->auth_key_file, strlen(r->auth_key_file));
-            return cfg_fail_key(c, node, "auth_key_file", "\"%s\": %s", esc, why);
+            plane_yaml_escape(esc, sizeof esc, r->auth_key_file, strlen(r->auth_key_file));
+            return plane_yaml_fail_key(&c->y, node, "auth_key_file", "\"%s\": %s", esc, why);
         }
     }
     if (!r->has_hash_seed) {
@@ -1113,7 +726,7 @@ validate_rack(struct cfg_ctx *c, void *base, yaml_node_t *node, size_t index)
             || crypto_generichash(out, sizeof out, (const uint8_t *)ctx_str,
                                   sizeof ctx_str - 1, r->auth_key,
                                   sizeof r->auth_key) != 0) {
-            return cfg_fail_key(c, node, "hash_seed", "cannot derive from auth_key");
+            return plane_yaml_fail_key(&c->y, node, "hash_seed", "cannot derive from auth_key");
         }
         uint64_t seed = 0;
         for (int i = 7; i >= 0; i--) {
@@ -1130,19 +743,21 @@ validate_port(struct cfg_ctx *c, void *base, yaml_node_t *node, size_t index)
 {
     struct plane_config_port *p = base, *ports = p - index;
     if (addr_clash(&p->listen, &c->cfg->sw.control)) {
-        return cfg_fail_key(c, node, "listen", "same address as switch.control");
+        return plane_yaml_fail_key(&c->y, node, "listen", "same address as switch.control");
     }
     for (size_t i = 0; i < index; i++) {
         if (ports[i].id == p->id) {
-            return cfg_fail_key(c, node, "id", "duplicate id %u (also ports[%zu])",
-                                p->id, i);
+            return plane_yaml_fail_key(&c->y, node, "id", "duplicate id %u (also ports[%zu])",
+                                       p->id, i);
         }
         if (!strcmp(ports[i].name, p->name)) {
-            return cfg_fail_key(c, node, "name", "duplicate name \"%s\" (also "
-                                "ports[%zu])", p->name, i);
+            return plane_yaml_fail_key(&c->y, node, "name",
+                                       "duplicate name \"%s\" (also "
+                                       "ports[%zu])",
+                                       p->name, i);
         }
         if (addr_clash(&ports[i].listen, &p->listen)) {
-            return cfg_fail_key(c, node, "listen", "same address as ports[%zu]", i);
+            return plane_yaml_fail_key(&c->y, node, "listen", "same address as ports[%zu]", i);
         }
     }
     return 0;
@@ -1154,28 +769,32 @@ validate_device(struct cfg_ctx *c, void *base, yaml_node_t *node, size_t index)
     struct plane_config_device *d = base, *devs = d - index;
     const struct plane_config_switch *sw = &c->cfg->sw;
     if (d->id == sw->id) {
-        return cfg_fail_key(c, node, "id", "duplicate id %u (also switch.id)", d->id);
+        return plane_yaml_fail_key(&c->y, node, "id", "duplicate id %u (also switch.id)", d->id);
     }
     if (addr_clash(&d->address, &sw->control)) {
-        return cfg_fail_key(c, node, "address", "same address as switch.control");
+        return plane_yaml_fail_key(&c->y, node, "address", "same address as switch.control");
     }
     for (size_t i = 0; i < sw->n_ports; i++) {
         if (addr_clash(&d->address, &sw->ports[i].listen)) {
-            return cfg_fail_key(c, node, "address", "same address as "
-                                "switch.ports[%zu].listen", i);
+            return plane_yaml_fail_key(&c->y, node, "address",
+                                       "same address as "
+                                       "switch.ports[%zu].listen",
+                                       i);
         }
     }
     for (size_t i = 0; i < index; i++) {
         if (devs[i].id == d->id) {
-            return cfg_fail_key(c, node, "id", "duplicate id %u (also devices[%zu])",
-                                d->id, i);
+            return plane_yaml_fail_key(&c->y, node, "id", "duplicate id %u (also devices[%zu])",
+                                       d->id, i);
         }
         if (!strcmp(devs[i].name, d->name)) {
-            return cfg_fail_key(c, node, "name", "duplicate name \"%s\" (also "
-                                "devices[%zu])", d->name, i);
+            return plane_yaml_fail_key(&c->y, node, "name",
+                                       "duplicate name \"%s\" (also "
+                                       "devices[%zu])",
+                                       d->name, i);
         }
         if (addr_clash(&devs[i].address, &d->address)) {
-            return cfg_fail_key(c, node, "address", "same address as devices[%zu]", i);
+            return plane_yaml_fail_key(&c->y, node, "address", "same address as devices[%zu]", i);
         }
     }
     return 0;
@@ -1205,27 +824,28 @@ validate_shard(struct cfg_ctx *c, void *base, yaml_node_t *node, size_t index)
     struct plane_config_shard *s = base, *all = s - index;
     uint32_t n = effective_logical(c->cfg);
     if (s->logical >= n) {
-        return cfg_fail(c, node, "logical device %u does not exist (there are %u)",
-                        s->logical, n);
+        return plane_yaml_fail(&c->y, node, "logical device %u does not exist (there are %u)",
+                               s->logical, n);
     }
     for (size_t i = 0; i < index; i++) {
         if (all[i].logical == s->logical) {
-            return cfg_fail(c, node, "logical device %u mapped twice", s->logical);
+            return plane_yaml_fail(&c->y, node, "logical device %u mapped twice", s->logical);
         }
     }
     s->primary_idx = device_index(c->cfg, s->primary);
     if (s->primary_idx < 0) {
-        return cfg_fail_key(c, node, "primary", "no device named \"%s\"", s->primary);
+        return plane_yaml_fail_key(&c->y, node, "primary", "no device named \"%s\"", s->primary);
     }
     s->replica_idx = -1;
     if (s->has_replica) {
         s->replica_idx = device_index(c->cfg, s->replica);
         if (s->replica_idx < 0) {
-            return cfg_fail_key(c, node, "replica", "no device named \"%s\"", s->replica);
+            return plane_yaml_fail_key(&c->y, node, "replica", "no device named \"%s\"",
+                                       s->replica);
         }
         if (s->replica_idx == s->primary_idx) {
-            return cfg_fail_key(c, node, "replica", "must differ from primary \"%s\"",
-                                s->primary);
+            return plane_yaml_fail_key(&c->y, node, "replica", "must differ from primary \"%s\"",
+                                       s->primary);
         }
     }
     return 0;
@@ -1244,11 +864,11 @@ validate_shards(struct cfg_ctx *c, void *base, yaml_node_t *node, size_t index)
     uint32_t n = effective_logical(cfg);
     size_t nd = cfg->n_devices;
     if (n == 0 || nd == 0) {
-        return cfg_fail(c, node, "no devices to place logical devices on");
+        return plane_yaml_fail(&c->y, node, "no devices to place logical devices on");
     }
     struct plane_config_shard *full = plane_calloc(n, sizeof *full);
     if (!full) {
-        return cfg_nomem(c);
+        return plane_yaml_nomem(&c->y);
     }
     for (uint32_t i = 0; i < n; i++) {
         struct plane_config_shard *e = &full[i];
@@ -1282,12 +902,14 @@ validate_app(struct cfg_ctx *c, void *base, yaml_node_t *node, size_t index)
     struct plane_config_app *a = base, *apps = a - index;
     for (size_t i = 0; i < index; i++) {
         if (apps[i].id == a->id) {
-            return cfg_fail_key(c, node, "id", "duplicate id %u (also apps[%zu])",
-                                a->id, i);
+            return plane_yaml_fail_key(&c->y, node, "id", "duplicate id %u (also apps[%zu])", a->id,
+                                       i);
         }
         if (!strcmp(apps[i].name, a->name)) {
-            return cfg_fail_key(c, node, "name", "duplicate name \"%s\" (also "
-                                "apps[%zu])", a->name, i);
+            return plane_yaml_fail_key(&c->y, node, "name",
+                                       "duplicate name \"%s\" (also "
+                                       "apps[%zu])",
+                                       a->name, i);
         }
     }
     return 0;
@@ -1570,118 +1192,25 @@ plane_config_delete(struct plane_config *cfg)
  */
 
 static int
-yaml_fail(struct cfg_ctx *c, const yaml_parser_t *p)
-{
-    if (p->error == YAML_MEMORY_ERROR) {
-        return cfg_nomem(c);
-    }
-    if (p->error == YAML_READER_ERROR) {
-        return cfg_fail_line(c, 1, "not a valid YAML text: %s at byte %zu",
-                             p->problem ? p->problem : "unreadable",
-                             p->problem_offset);
-    }
-    if (p->context) {
-        return cfg_fail_line(c, (unsigned long)p->problem_mark.line + 1,
-                             "YAML syntax error: %s (%s at line %lu)",
-                             p->problem ? p->problem : "unknown", p->context,
-                             (unsigned long)p->context_mark.line + 1);
-    }
-    return cfg_fail_line(c, (unsigned long)p->problem_mark.line + 1,
-                         "YAML syntax error: %s", p->problem ? p->problem : "unknown");
-}
-
-/*
- * The event pass: rejects aliases, deep nesting, too many nodes and extra
- * documents before the document API builds anything.
- */
-static int
-scan_events(struct cfg_ctx *c, const char *buf, size_t len)
-{
-    yaml_parser_t parser;
-    if (!yaml_parser_initialize(&parser)) {
-        return cfg_nomem(c);
-    }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
-    int depth = 0, rc = 0;
-    size_t nodes = 0, docs = 0;
-    bool done = false;
-    while (!done && !rc) {
-        yaml_event_t ev;
-        if (!yaml_parser_parse(&parser, &ev)) {
-            rc = yaml_fail(c, &parser);
-            break;
-        }
-        unsigned long line = (unsigned long)ev.start_mark.line + 1;
-        switch (ev.type) {
-        case YAML_ALIAS_EVENT:
-            rc = cfg_fail_line(c, line, "YAML aliases (*name) are not supported");
-            break;
-        case YAML_DOCUMENT_START_EVENT:
-            if (++docs > 1) {
-                rc = cfg_fail_line(c, line, "only one YAML document is allowed");
-            }
-            break;
-        case YAML_SEQUENCE_START_EVENT:
-        case YAML_MAPPING_START_EVENT:
-            if (++depth > PLANE_CONFIG_MAX_DEPTH) {
-                rc = cfg_fail_line(c, line, "nested deeper than %d levels",
-                                   PLANE_CONFIG_MAX_DEPTH);
-            }
-            /* fall through */
-        case YAML_SCALAR_EVENT:
-            if (!rc && ++nodes > PLANE_CONFIG_MAX_NODES) {
-                rc = cfg_fail_line(c, line, "more than %d YAML nodes",
-                                   PLANE_CONFIG_MAX_NODES);
-            }
-            break;
-        case YAML_SEQUENCE_END_EVENT:
-        case YAML_MAPPING_END_EVENT:
-            depth--;
-            break;
-        case YAML_STREAM_END_EVENT:
-            done = true;
-            break;
-        default:
-            break;
-        }
-        yaml_event_delete(&ev);
-    }
-    yaml_parser_delete(&parser);
-    if (!rc && docs == 0) {
-        rc = cfg_fail_line(c, 1, "empty configuration");
-    }
-    return rc;
-}
-
-static int
 load_document(struct cfg_ctx *c, const char *buf, size_t len)
 {
-    yaml_parser_t parser;
     yaml_document_t doc;
-    if (!yaml_parser_initialize(&parser)) {
-        return cfg_nomem(c);
-    }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        int rc = yaml_fail(c, &parser);
-        yaml_parser_delete(&parser);
+    int rc = plane_yaml_load(&c->y, buf, len, "configuration", &doc);
+    if (rc) {
         return rc;
     }
-    yaml_parser_delete(&parser);
-
-    c->doc = &doc;
-    int rc;
+    c->y.doc = &doc;
     yaml_node_t *root = yaml_document_get_root_node(&doc);
-    if (!root || is_null(root)) {
-        rc = cfg_fail_line(c, 1, "empty configuration");
+    if (!root || plane_yaml_is_null(&c->y, root)) {
+        rc = plane_yaml_fail_line(&c->y, 1, "empty configuration");
     } else if (root->type != YAML_MAPPING_NODE) {
         char got[64];
-        rc = cfg_fail(c, root, "expected a mapping at the top level, got %s",
-                      describe(root, got, sizeof got));
+        rc = plane_yaml_fail(&c->y, root, "expected a mapping at the top level, got %s",
+                             plane_yaml_describe(&c->y, root, got, sizeof got));
     } else {
         rc = parse_mapping(c, &top_section, c->cfg, root, 0);
     }
-    c->doc = NULL;
+    c->y.doc = NULL;
     yaml_document_delete(&doc);
     return rc;
 }
@@ -1691,41 +1220,31 @@ plane_config_load_buf(const char *name, const char *buf, size_t len,
                       struct plane_config **out, char *err, size_t err_len)
 {
     struct cfg_ctx c = {
-        .name = name ? name : "<buffer>",
-        .err = err,
-        .err_len = err_len,
+        .y = {.name = name ? name : "<buffer>",
+              .err = err,
+              .err_len = err_len,
+              .flags = CFG_YAML_FLAGS},
     };
-    if (err && err_len) {
-        err[0] = '\0';
+    if (out) {
+        *out = NULL;
     }
-    if (!out) {
-        return PLANE_EINVAL;
-    }
-    *out = NULL;
-    if (len > PLANE_CONFIG_MAX_BYTES) {
-        return cfg_fail_line(&c, 1, "file too large (%zu bytes, at most %u)", len,
-                             PLANE_CONFIG_MAX_BYTES);
-    }
-    if (!buf) {
-        buf = "";
-        len = 0;
+    int rc = plane_yaml_check_buf(&c.y, out != NULL, &buf, &len);
+    if (rc) {
+        return rc;
     }
     struct plane_config *cfg = plane_calloc(1, sizeof *cfg);
     if (!cfg) {
-        return cfg_nomem(&c);
+        return plane_yaml_nomem(&c.y);
     }
-    cfg->path = plane_strdup(c.name);
-    cfg->dir = dir_of(c.name);
+    cfg->path = plane_strdup(c.y.name);
+    cfg->dir = dir_of(c.y.name);
     if (!cfg->path || !cfg->dir) {
         plane_config_delete(cfg);
-        return cfg_nomem(&c);
+        return plane_yaml_nomem(&c.y);
     }
     c.cfg = cfg;
 
-    int rc = scan_events(&c, buf, len);
-    if (!rc) {
-        rc = load_document(&c, buf, len);
-    }
+    rc = load_document(&c, buf, len);
     if (rc) {
         plane_config_delete(cfg);
         return rc;
@@ -1740,62 +1259,18 @@ int
 plane_config_load_file(const char *path, struct plane_config **out, char *err,
                        size_t err_len)
 {
-    struct cfg_ctx c = { .name = path, .err = err, .err_len = err_len };
-    if (err && err_len) {
-        err[0] = '\0';
+    struct plane_yaml_ctx y = {
+        .name = path, .err = err, .err_len = err_len, .flags = CFG_YAML_FLAGS};
+    if (out) {
+        *out = NULL;
     }
-    if (!out || !path) {
-        return PLANE_EINVAL;
+    char *buf;
+    size_t n;
+    int rc = plane_yaml_read_file(&y, out != NULL, path, &buf, &n);
+    if (!rc) {
+        rc = plane_config_load_buf(path, buf, n, out, err, err_len);
+        plane_free(buf);
     }
-    *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-    if (fd < 0) {
-        int rc = -errno;
-        if (err && err_len) {
-            snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
-        }
-        return rc;
-    }
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return cfg_fail_line(&c, 1, "not a regular file");
-    }
-    if (st.st_size > (off_t)PLANE_CONFIG_MAX_BYTES) {
-        close(fd);
-        return cfg_fail_line(&c, 1, "file too large (%lld bytes, at most %u)",
-                             (long long)st.st_size, PLANE_CONFIG_MAX_BYTES);
-    }
-    /* Read one byte more than allowed, to notice a file that grew meanwhile. */
-    size_t cap = (size_t)st.st_size + 1, n = 0;
-    char *buf = plane_malloc(cap);
-    if (!buf) {
-        close(fd);
-        return cfg_nomem(&c);
-    }
-    for (;;) {
-        ssize_t r = read(fd, buf + n, cap - n);
-        if (r < 0 && errno == EINTR) {
-            continue;
-        }
-        if (r < 0) {
-            int rc = -errno;
-            if (err && err_len) {
-                snprintf(err, err_len, "%s: cannot read: %s", path, strerror(errno));
-            }
-            close(fd);
-            plane_free(buf);
-            return rc;
-        }
-        n += (size_t)r;
-        if (r == 0 || n == cap) {
-            break;
-        }
-    }
-    close(fd);
-    int rc = n == cap ? cfg_fail_line(&c, 1, "file changed while being read")
-                      : plane_config_load_buf(path, buf, n, out, err, err_len);
-    plane_free(buf);
     return rc;
 }
 
