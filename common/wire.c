@@ -54,6 +54,31 @@ wire_head(struct plane_mp_reader *r, uint32_t *n, enum plane_wire_class *cls)
     return 0;
 }
 
+/*
+ * Opens a datagram of class want whose header array has n_fields elements:
+ * checks the size, reads elements 0 and 1, and leaves r at element 2.
+ */
+static int
+wire_open(struct plane_mp_reader *r, const uint8_t *buf, size_t len,
+          enum plane_wire_class want, uint32_t n_fields)
+{
+    enum plane_wire_class cls;
+    uint32_t n;
+    int rc;
+
+    if (len > PLANE_WIRE_MAX_DATAGRAM) {
+        return PLANE_EMSGSIZE;
+    }
+    plane_mp_reader_init(r, buf, len);
+    if ((rc = wire_head(r, &n, &cls))) {
+        return rc;
+    }
+    if (cls != want || n != n_fields) {
+        return PLANE_EBADMSG;
+    }
+    return 0;
+}
+
 int
 plane_wire_peek(const uint8_t *buf, size_t len, enum plane_wire_class *cls)
 {
@@ -98,19 +123,10 @@ int
 plane_wire_data_decode(const uint8_t *buf, size_t len, struct plane_wire_data *d)
 {
     struct plane_mp_reader r;
-    enum plane_wire_class cls;
-    uint32_t n;
     int rc;
 
-    if (len > PLANE_WIRE_MAX_DATAGRAM) {
-        return PLANE_EMSGSIZE;
-    }
-    plane_mp_reader_init(&r, buf, len);
-    if ((rc = wire_head(&r, &n, &cls))) {
+    if ((rc = wire_open(&r, buf, len, PLANE_WIRE_DATA, DATA_FIELDS))) {
         return rc;
-    }
-    if (cls != PLANE_WIRE_DATA || n != DATA_FIELDS) {
-        return PLANE_EBADMSG;
     }
     if ((rc = plane_mp_read_u16(&r, &d->app_id))
         || (rc = plane_mp_read_uint(&r, &d->key_hash))
@@ -180,20 +196,11 @@ int
 plane_wire_ctl_decode(const uint8_t *buf, size_t len, struct plane_wire_ctl *c)
 {
     struct plane_mp_reader r;
-    enum plane_wire_class cls;
-    uint32_t n;
     size_t body_len;
     int rc;
 
-    if (len > PLANE_WIRE_MAX_DATAGRAM) {
-        return PLANE_EMSGSIZE;
-    }
-    plane_mp_reader_init(&r, buf, len);
-    if ((rc = wire_head(&r, &n, &cls))) {
+    if ((rc = wire_open(&r, buf, len, PLANE_WIRE_CONTROL, CTL_FIELDS))) {
         return rc;
-    }
-    if (cls != PLANE_WIRE_CONTROL || n != CTL_FIELDS) {
-        return PLANE_EBADMSG;
     }
     if ((rc = plane_mp_read_u8(&r, &c->kind))
         || (rc = plane_mp_read_u16(&r, &c->sender))
