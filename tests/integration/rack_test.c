@@ -481,7 +481,10 @@ rack_init(struct rack *r, const struct rack_opts *o)
         say("mkdtemp %s: %s", r->dir, strerror(errno));
         return -1;
     }
-    snprintf(r->yaml, sizeof(r->yaml), "%s/rack.yaml", r->dir);
+    if (snprintf(r->yaml, sizeof(r->yaml), "%s/rack.yaml", r->dir) >= (int) sizeof(r->yaml)) {
+        say("temp dir path too long: %s", r->dir);
+        return -1;
+    }
     for (int i = 0; i < 2; i++) {
         r->sink[i] = udp_open(0, &r->sink_port[i], 64 << 20);
         if (r->sink[i] < 0)
@@ -512,7 +515,11 @@ rack_init(struct rack *r, const struct rack_opts *o)
         r->procs[i].name = names[i];
         r->procs[i].exe = exes[i];
         r->procs[i].id = ids[i];
-        snprintf(r->procs[i].log, sizeof(r->procs[i].log), "%s/%s.log", r->dir, names[i]);
+        if (snprintf(r->procs[i].log, sizeof(r->procs[i].log), "%s/%s.log", r->dir, names[i])
+            >= (int) sizeof(r->procs[i].log)) {
+            say("temp dir path too long: %s", r->dir);
+            return -1;
+        }
     }
     if (rack_write_yaml(r) < 0) {
         say("cannot write %s", r->yaml);
@@ -2102,7 +2109,12 @@ run_test(const char *name, test_fn fn, const struct rack_opts *o, uint32_t n_flo
     uint64_t start = now_ms();
     int rc = rack_init(&r, o);
     if (rc == 0)
-        rc = traffic_init(&t, n_flows, 400000);
+        /*
+         * Room for every packet of a test (9 bytes each).  Promotion waits on
+         * the popularity interval, not a packet count, so a fast (release)
+         * build sends several times what a sanitizer build does meanwhile.
+         */
+        rc = traffic_init(&t, n_flows, 8000000);
     if (rc == 0) {
         rc = fn(&r, &t);
         traffic_uninit(&t);
