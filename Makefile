@@ -1,6 +1,6 @@
 # Plane: the user's entry point.  A thin wrapper over scripts/ and CMake.
 #   make deps    install every Debian package Plane needs (idempotent)
-#   make         configure and build into build/
+#   make         deps + configure and build into build/
 #   make test    deps + a sanitizer build (ASan+UBSan, libFuzzer with clang) + ctest
 #   make demo    run the main job on a local rack on 127.0.0.1
 #   make bench   run the benchmarks
@@ -19,12 +19,10 @@ all: build
 deps:
 	@./scripts/install-deps.sh
 
-build: $(BUILD)/CMakeCache.txt
+# deps first: on a fresh machine the libraries are missing even when cmake is not.
+build: deps
+	$(CMAKE) -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	$(CMAKE) --build $(BUILD) -j $(JOBS)
-
-$(BUILD)/CMakeCache.txt:
-	@command -v $(CMAKE) >/dev/null 2>&1 || ./scripts/install-deps.sh
-	$(CMAKE) -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 test: deps
 	$(CMAKE) -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug \
