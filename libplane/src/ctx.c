@@ -15,9 +15,10 @@ PLANE_LOG_MODULE(ctx);
 
 /*
  * One packet's context: lives on plane_app_inst_run()'s stack for the
- * duration of the callbacks.  `key` is the flow key as the packet arrived,
- * kept apart from pkt.key (which NAT rewrites update) because state is
- * keyed, sharded and placed by the arriving packet's key.
+ * duration of the callbacks.  `key` is the state key (the arriving packet's
+ * key through the app's state_key()) and `pkt_key` the arriving packet's
+ * own key, both kept apart from pkt.key (which NAT rewrites update) because
+ * state is keyed, sharded and placed by the arriving packet.
  */
 struct plane_ctx {
     struct plane_app_inst *inst;
@@ -25,6 +26,7 @@ struct plane_ctx {
     size_t len;
     struct plane_pkt pkt;
     struct plane_flow_key key;
+    struct plane_flow_key pkt_key;
     uint16_t in_port;
     uint16_t egress;
     uint64_t now_ns;
@@ -61,6 +63,12 @@ const struct plane_flow_key *
 plane_ctx_flow_key(const struct plane_ctx *ctx)
 {
     return &ctx->key;
+}
+
+const struct plane_flow_key *
+plane_ctx_packet_key(const struct plane_ctx *ctx)
+{
+    return &ctx->pkt_key;
 }
 
 uint8_t *
@@ -385,7 +393,8 @@ plane_app_inst_run(struct plane_app_inst *inst, uint8_t *frame, size_t len,
         out->parse_error = true;
         return 0;
     }
-    ctx.key = ctx.pkt.key;
+    ctx.pkt_key = ctx.pkt.key;
+    plane_app_inst_state_key(inst, &ctx.pkt.key, &ctx.key);
     plane_flow_key_mask(&ctx.key, inst->app->desc->union_key_fields,
                         &out->union_key);
 
@@ -404,11 +413,32 @@ plane_app_inst_run(struct plane_app_inst *inst, uint8_t *frame, size_t len,
 }
 
 void
+plane_app_inst_state_key(const struct plane_app_inst *inst,
+                         const struct plane_flow_key *flow,
+                         struct plane_flow_key *out)
+{
+    const struct plane_app_desc *desc = inst->app->desc;
+    if (!desc->state_key) {
+        *out = *flow;
+        return;
+    }
+    struct plane_flow_key k;
+    plane_flow_key_init(&k);
+    desc->state_key(flow, &k, inst->state);
+    /* The result is hashed and compared as bytes: keep the pad defined
+     * whatever the app wrote. */
+    memset(k.pad, 0, sizeof k.pad);
+    *out = k;
+}
+
+void
 plane_app_inst_union_key(const struct plane_app_inst *inst,
                          const struct plane_flow_key *flow,
                          struct plane_flow_key *out)
 {
-    plane_flow_key_mask(flow, inst->app->desc->union_key_fields, out);
+    struct plane_flow_key k;
+    plane_app_inst_state_key(inst, flow, &k);
+    plane_flow_key_mask(&k, inst->app->desc->union_key_fields, out);
 }
 
 int

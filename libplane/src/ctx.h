@@ -66,8 +66,16 @@ int plane_app_inst_run(struct plane_app_inst *inst, uint8_t *frame, size_t len,
                        struct plane_run_result *out);
 
 /*
- * Writes the union key of a packet with flow key `flow`: flow masked with
- * the app's union_key_fields.  flow and out may be the same object.
+ * Writes the state key of a packet with flow key `flow`: the app's
+ * state_key() of it, or flow itself.  flow and out may be the same object.
+ */
+void plane_app_inst_state_key(const struct plane_app_inst *inst,
+                              const struct plane_flow_key *flow,
+                              struct plane_flow_key *out);
+/*
+ * Writes the union key of a packet with flow key `flow`: its state key
+ * masked with the app's union_key_fields.  flow and out may be the same
+ * object.  A union key maps to itself (state_key() is idempotent).
  */
 void plane_app_inst_union_key(const struct plane_app_inst *inst,
                               const struct plane_flow_key *flow,

@@ -44,6 +44,7 @@ struct counter_state {
     int nat;                  /* param "nat": rewrite sources to nat_addr */
     uint8_t nat_addr[4];
     uint16_t nat_port;
+    int symmetric;            /* param "symmetric": both directions, one state */
 };
 
 /* Tests read this to check fini() ran. */
@@ -67,6 +68,8 @@ counter_init(void *state, const struct plane_app_param *params, size_t n_params)
                 return PLANE_EINVAL;
             }
             st->egress = v;
+        } else if (!strcmp(params[i].key, "symmetric")) {
+            st->symmetric = !strcmp(params[i].value, "1");
         } else if (!strcmp(params[i].key, "nat")) {
             st->nat = !strcmp(params[i].value, "1");
         } else {
@@ -135,6 +138,26 @@ counter_new_flow(struct plane_ctx *ctx, void *state)
     return plane_ctx_table_insert(ctx, OBJ_FLOWS, key, klen, &st->egress);
 }
 
+/*
+ * With "symmetric", both directions of a flow share one state key: the
+ * direction whose (address, port) source sorts lower.  Idempotent, as the
+ * runtime requires.
+ */
+static void
+counter_state_key(const struct plane_flow_key *pkt, struct plane_flow_key *out,
+                  const void *state)
+{
+    const struct counter_state *st = state;
+    *out = *pkt;
+    if (!st->symmetric) {
+        return;
+    }
+    int c = memcmp(pkt->src_addr, pkt->dst_addr, sizeof pkt->src_addr);
+    if (c > 0 || (c == 0 && pkt->src_port > pkt->dst_port)) {
+        plane_flow_key_reverse(pkt, out);
+    }
+}
+
 /* tests/app.cmake also builds this file as broken modules: one speaking
  * another ABI version, one without the entry symbol. */
 #ifndef TEST_APP_ABI
@@ -153,6 +176,7 @@ static const struct plane_app_desc counter_app = {
     .fini = counter_fini,
     .process = counter_process,
     .new_flow = counter_new_flow,
+    .state_key = counter_state_key,
 };
 
 #ifndef TEST_APP_NO_ENTRY

@@ -450,6 +450,59 @@ test_external_new_flow(void **state)
     plane_app_delete(app);
 }
 
+/* state_key(): a reply finds the state its request's new_flow() created. */
+static void
+test_state_key(void **state)
+{
+    (void) state;
+    struct plane_app *app = load_counter();
+    struct plane_config_param params[1] = { { .key = "symmetric" } };
+    params[0].value = (char *) "1";
+    struct plane_config_app cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.params = params;
+    cfg.n_params = 1;
+    struct plane_app_inst *ext = plane_app_inst_new(app, &cfg, 2, true, &hasher);
+    assert_non_null(ext);
+
+    /* 10.1.0.1:80 -> 10.0.0.9:5000 sorts above its reverse: it is mapped. */
+    uint8_t frame[256];
+    struct plane_flow_key fwd, rev, sk, uk;
+    size_t len = build_udp(frame, sizeof frame, 9, 5000, 80, &fwd);
+    plane_flow_key_reverse(&fwd, &rev);
+    plane_app_inst_state_key(ext, &rev, &sk);
+    assert_true(plane_flow_key_eq(&sk, &fwd));
+    plane_app_inst_union_key(ext, &rev, &uk);
+    assert_true(plane_flow_key_eq(&uk, &fwd));
+    plane_app_inst_union_key(ext, &uk, &sk);   /* idempotent */
+    assert_true(plane_flow_key_eq(&sk, &uk));
+
+    struct plane_run_result r;
+    assert_int_equal(plane_app_inst_run(ext, frame, len, 4, 1000, &r), 0);
+    assert_true(r.new_flow_ran);
+    assert_int_equal(r.verdict, PLANE_V_FORWARD);
+
+    /* The reply: same union key, no new flow, counted in the same entry. */
+    struct plane_pkt_spec s;
+    memset(&s, 0, sizeof s);
+    s.key = rev;
+    size_t rlen = 0;
+    assert_int_equal(plane_pkt_build_udp4(frame, sizeof frame, &s, "reply", 5,
+                                          &rlen), 0);
+    assert_int_equal(plane_app_inst_run(ext, frame, rlen, 4, 2000, &r), 0);
+    assert_false(r.new_flow_ran);
+    assert_int_equal(r.verdict, PLANE_V_FORWARD);
+    assert_true(plane_flow_key_eq(&r.union_key, &fwd));
+    struct plane_flow_key src;
+    plane_flow_key_mask(&fwd, PLANE_FLOW_SRC_IP, &src);
+    uint64_t v = 0;
+    assert_int_equal(plane_object_get(plane_app_inst_object(ext, OBJ_PKTS), &src,
+                                      sizeof src, &v), 0);
+    assert_int_equal(v, 2);
+    plane_app_inst_delete(ext);
+    plane_app_delete(app);
+}
+
 static void
 test_nat_checksums(void **state)
 {
@@ -655,6 +708,7 @@ main(void)
         cmocka_unit_test(test_features),
         cmocka_unit_test(test_switch_miss),
         cmocka_unit_test(test_external_new_flow),
+        cmocka_unit_test(test_state_key),
         cmocka_unit_test(test_nat_checksums),
         cmocka_unit_test(test_init_fini),
         cmocka_unit_test(test_ctx_rules),

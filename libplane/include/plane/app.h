@@ -130,6 +130,21 @@ struct plane_app_desc {
      * is a drop.
      */
     int (*new_flow)(struct plane_ctx *ctx, void *state);
+    /*
+     * Maps a packet's flow key (as it arrived) to the key its state lives
+     * under; the union key, the shard, the flow-manager entry and every
+     * object key are built from the result.  This is how both directions of
+     * a connection share one union key: a firewall maps an inbound packet to
+     * its outbound key (plane_flow_key_reverse()), a deterministic NAT maps
+     * both directions to (remote endpoint, public endpoint).  It runs on the
+     * switch before any state is found, so it must be a pure function of
+     * the key and of what init() stored in state (never of objects),
+     * cheap, and idempotent (a state key maps to itself, which is how the
+     * switch checks a reported union key).  out starts zeroed.  Optional:
+     * NULL keeps the packet's key.
+     */
+    void (*state_key)(const struct plane_flow_key *pkt,
+                      struct plane_flow_key *out, const void *state);
 };
 
 /* The symbol an app module exports. */
@@ -138,10 +153,16 @@ typedef const struct plane_app_desc *(*plane_app_register_fn)(void);
 /* ---- Packet access (any callback) ---- */
 
 /*
- * Returns the packet's full flow key (5-tuple) as it arrived, before any
- * plane_ctx_set_*() rewrite: state is keyed and placed by it.  Never NULL.
+ * Returns the key the packet's state is keyed and placed by: its full flow
+ * key (5-tuple) as it arrived, before any plane_ctx_set_*() rewrite, passed
+ * through the app's state_key() when it has one.  Never NULL.
  */
 const struct plane_flow_key *plane_ctx_flow_key(const struct plane_ctx *ctx);
+/*
+ * Returns the packet's own flow key as it arrived (its direction), before
+ * state_key() and before any rewrite.  Never NULL.
+ */
+const struct plane_flow_key *plane_ctx_packet_key(const struct plane_ctx *ctx);
 /* Returns the frame and its length.  The frame may be rewritten in place. */
 uint8_t *plane_ctx_frame(struct plane_ctx *ctx, size_t *len);
 /* Returns the port the packet entered the rack on. */
