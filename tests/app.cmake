@@ -20,3 +20,6 @@ target_compile_definitions(test_app PRIVATE
   PLANE_TEST_NOENTRY_APP_PATH="$<TARGET_FILE:test_noentry_app>"
   PLANE_TEST_BADABI_APP_PATH="$<TARGET_FILE:test_badabi_app>")
 target_link_libraries(test_app PRIVATE ${CMAKE_DL_LIBS})
+
+# Example apps (examples/apps/*), each through tests/unit/app_harness.h.
+plane_app_test(flowcheck)
