@@ -605,6 +605,21 @@ plane_rpc_close(struct plane_rpc *rpc, plane_rpc_close_fn cb, void *arg)
 }
 
 int
+plane_rpc_cancel(struct plane_rpc *rpc, uint64_t request_id)
+{
+    struct rpc_call *c = rpc ? call_find(rpc, request_id) : NULL;
+    if (!c) {
+        return PLANE_ENOENT;
+    }
+    call_unlink(rpc, c);
+    PLANE_CTR_INC(&rpc->stats, canceled);
+    c->cb(c->arg, rpc, PLANE_ECANCELED, NULL);
+    plane_free(c);
+    rpc_arm(rpc);
+    return 0;
+}
+
+int
 plane_rpc_peer_add(struct plane_rpc *rpc, uint16_t id, const struct sockaddr *addr)
 {
     socklen_t len = plane_sockaddr_len(addr);

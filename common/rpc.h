@@ -125,6 +125,13 @@ int plane_rpc_call(struct plane_rpc *rpc, uint16_t peer, uint16_t msg_type,
                    plane_rpc_cb cb, void *arg, uint64_t *request_id);
 
 /*
+ * Gives up the call request_id now: its cb runs (before this returns) with
+ * PLANE_ECANCELED, and a late response is ignored.  Returns 0 or
+ * PLANE_ENOENT (unknown or finished call).
+ */
+int plane_rpc_cancel(struct plane_rpc *rpc, uint64_t request_id);
+
+/*
  * Answers the request of token with status and body (copied; kept in the
  * duplicate cache to answer retransmissions).  Returns 0, PLANE_ENOENT when
  * the token is unknown, already answered or evicted, PLANE_EMSGSIZE.

@@ -77,6 +77,11 @@ struct plane_body_heartbeat {
 enum plane_entry_flags {
     PLANE_ENTRY_F_SHARED = 1u << 0,     /* a data-plane-updatable shared object (synced) */
     PLANE_ENTRY_F_NOT_FOUND = 1u << 1,  /* read response: the key has no entry */
+    /* ENTRY_UPDATE between the copies of a shard (docs/runtime.md): */
+    PLANE_ENTRY_F_MERGE = 1u << 2,      /* merge value into the register entry (its plus) */
+    PLANE_ENTRY_F_DELETE = 1u << 3,     /* delete the entry (value empty) */
+    /* ENTRY_READ scan marker: push the page through the replication stream */
+    PLANE_ENTRY_F_PUSH = 1u << 4,
 };
 
 /* One entry of an app object (table or register array). */

@@ -125,8 +125,16 @@ struct plane_app_inst {
     struct plane_object *objects[PLANE_APP_MAX_OBJECTS];
     void *state;              /* app->desc->state_size zeroed bytes, or NULL */
     bool inited;              /* init() succeeded: fini() is due */
+    bool log_merges;          /* log register merges in the run result */
     struct plane_app_inst_stats stats;
 };
+
+/*
+ * Makes plane_app_inst_run() log every register merge process() makes in
+ * the run result (PLANE_RUN_MERGE), so an external device can replay them
+ * on the other copy of the flow's state.  Off by default (the switch).
+ */
+void plane_app_inst_log_merges(struct plane_app_inst *inst, bool on);
 
 /*
  * Creates app's instance on device device_id (external: a NIC or server,

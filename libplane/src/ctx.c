@@ -166,8 +166,9 @@ log_update(struct plane_ctx *ctx)
     struct plane_run_result *out = ctx->out;
     if (out->n_updates >= PLANE_RUN_MAX_UPDATES) {
         PLANE_CTR_INC(&ctx->inst->stats, update_overflows);
-        PLANE_WARN_RL(&misuse_rl, "app \"%s\": new_flow() made more than %d "
-                      "table updates; refusing the rest",
+        out->updates_lost = true;
+        PLANE_WARN_RL(&misuse_rl, "app \"%s\": a packet made more than %d "
+                      "updates to replicate; the rest are not replicated",
                       ctx->inst->app->desc->name, PLANE_RUN_MAX_UPDATES);
         return NULL;
     }
@@ -234,12 +235,35 @@ plane_ctx_table_delete(struct plane_ctx *ctx, uint16_t obj, const void *key,
     return 0;
 }
 
+/* Merges operand into register o and logs it when the instance asks. */
+static int
+ctx_merge(struct plane_ctx *ctx, struct plane_object *o, uint16_t obj,
+          const void *key, size_t key_len, const void *operand)
+{
+    int rc = plane_object_merge(o, key, key_len, operand);
+    if (rc != 0 || !ctx->inst->log_merges || key_len > PLANE_OBJ_MAX_KEY) {
+        return rc;
+    }
+    struct plane_run_update *u = log_update(ctx);
+    if (u) {
+        size_t vlen = plane_object_value_len(o);
+        u->obj = obj;
+        u->op = PLANE_RUN_MERGE;
+        u->key_len = (uint8_t) key_len;
+        u->value_len = (uint8_t) vlen;
+        memcpy(u->key, key, key_len);
+        memcpy(u->value, operand, vlen);
+        ctx->out->n_updates++;
+    }
+    return 0;
+}
+
 int
 plane_ctx_reg_merge(struct plane_ctx *ctx, uint16_t obj, const void *key,
                     size_t key_len, const void *operand)
 {
     struct plane_object *o = ctx_obj(ctx, obj, PLANE_OBJ_REGISTER, "reg_merge");
-    return o ? plane_object_merge(o, key, key_len, operand) : PLANE_EINVAL;
+    return o ? ctx_merge(ctx, o, obj, key, key_len, operand) : PLANE_EINVAL;
 }
 
 int
@@ -252,7 +276,7 @@ plane_ctx_reg_add(struct plane_ctx *ctx, uint16_t obj, const void *key,
     }
     uint8_t operand[PLANE_OBJ_MAX_VALUE] = { 0 };
     memcpy(operand, &delta, sizeof delta);
-    return plane_object_merge(o, key, key_len, operand);
+    return ctx_merge(ctx, o, obj, key, key_len, operand);
 }
 
 int
@@ -410,6 +434,12 @@ plane_app_inst_run(struct plane_app_inst *inst, uint8_t *frame, size_t len,
         PLANE_CTR_INC(&inst->stats, dropped);
     }
     return 0;
+}
+
+void
+plane_app_inst_log_merges(struct plane_app_inst *inst, bool on)
+{
+    inst->log_merges = on;
 }
 
 void

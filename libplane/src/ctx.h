@@ -16,9 +16,14 @@ struct plane_app_inst;
 enum plane_run_update_op {
     PLANE_RUN_INSERT = 0,    /* insert or replace key -> value */
     PLANE_RUN_DELETE = 1,    /* delete key (value unused) */
+    PLANE_RUN_MERGE = 2,     /* merge value (an operand) into key's register entry */
 };
 
-/* One table update made by control logic, for the daemon to replicate. */
+/*
+ * One update to replicate: a table update made by control logic, or (when
+ * the instance logs merges, plane_app_inst_log_merges()) a register merge
+ * made by process(), with its operand.
+ */
 struct plane_run_update {
     uint16_t obj;            /* index into the app's objects */
     uint8_t op;              /* enum plane_run_update_op */
@@ -43,7 +48,14 @@ struct plane_run_result {
     /* The packet's union key as it arrived (before any rewrite); empty on a
      * parse error. */
     struct plane_flow_key union_key;
-    /* Table updates new_flow() made, in order; already applied locally. */
+    /*
+     * Updates made while processing, in order, already applied locally:
+     * new_flow()'s table updates, then (when logging merges) every register
+     * merge.  updates_lost: more than PLANE_RUN_MAX_UPDATES were made; the
+     * extra merges were applied but not logged, the extra table updates
+     * refused.
+     */
+    bool updates_lost;
     size_t n_updates;
     struct plane_run_update updates[PLANE_RUN_MAX_UPDATES];
 };

@@ -117,24 +117,9 @@ dev_lat_timer_cb(uv_timer_t *t)
     }
 }
 
-static void dev_release_one(struct held *h);
-
-/* The packet is done: it and the packets waiting behind it leave in order. */
-static void
-dev_release(struct held *h)
-{
-    struct held *w = h->wait_head;
-    dev_release_one(h);
-    while (w) {
-        struct held *next = w->wait_next;
-        dev_release_one(w);
-        w = next;
-    }
-}
-
 /* Replies now, or after latency_us when emulating it. */
-static void
-dev_release_one(struct held *h)
+void
+plane_device__release(struct held *h)
 {
     struct plane_device *dev = h->dev;
     h->processed_ns = plane_clock_now_ns();
@@ -151,49 +136,6 @@ dev_release_one(struct held *h)
         uint64_t ms = (dev->latency_ns + PLANE_NS_PER_MS - 1) / PLANE_NS_PER_MS;
         uv_timer_start(&dev->lat_timer, dev_lat_timer_cb, ms, 0);
     }
-}
-
-static void
-dev_repl_done(void *arg, struct plane_rpc *rpc, int status,
-              const struct plane_wire_ctl *resp)
-{
-    static struct plane_log_rl rl = PLANE_LOG_RL_INIT(5, 1);
-    (void) rpc;
-    (void) resp;
-    struct held *h = arg;
-    struct plane_device *dev = h->dev;
-    if (status) {
-        PLANE_CTR_INC(&dev->stats, replica_unacked);
-        if (!dev->closing) {
-            PLANE_WARN_RL(&rl, "replication of a new flow failed: %s (released anyway)",
-                          plane_strerror(status));
-        }
-    } else {
-        PLANE_CTR_INC(&dev->stats, replicated);
-    }
-    if (--h->pending == 0) {
-        if (h->repl_prev) {
-            h->repl_prev->repl_next = h->repl_next;
-        } else {
-            dev->repl_list = h->repl_next;
-        }
-        if (h->repl_next) {
-            h->repl_next->repl_prev = h->repl_prev;
-        }
-        dev_release(h);
-    }
-}
-
-/* The packet in replication with this app and union key, or NULL. */
-static struct held *
-dev_repl_find(struct plane_device *dev, uint16_t app_id, const struct plane_flow_key *k)
-{
-    for (struct held *p = dev->repl_list; p; p = p->repl_next) {
-        if (p->hdr.app_id == app_id && plane_flow_key_eq(&p->ukey, k)) {
-            return p;
-        }
-    }
-    return NULL;
 }
 
 /* The device holding the other copy of logical ldev, or PLANE_DEV_NONE. */
@@ -219,49 +161,36 @@ dev_other_copy(struct plane_device *dev, uint16_t ldev)
     return PLANE_DEV_NONE;
 }
 
-/* Sends one entries message of the run's updates of kind op to other. */
+static bool dev_peer_up(struct plane_device *dev, uint16_t id);
+
+/*
+ * Copies the changes the run made into the packet's replication item:
+ * table inserts and deletes of new_flow(), then register merges.
+ */
 static void
-dev_repl_send(struct plane_device *dev, struct dev_app *a, struct held *h,
-              uint16_t other, uint8_t op)
+dev_repl_fill(struct held *h, const struct plane_run_result *r, uint16_t app_id)
 {
-    const struct plane_run_result *r = &dev->res;
-    struct plane_body_entry ents[PLANE_RUN_MAX_UPDATES];
     uint32_t n = 0;
-    for (size_t i = 0; i < r->n_updates; i++) {
+    for (size_t i = 0; i < r->n_updates && n < PLANE_RUN_MAX_UPDATES; i++) {
         const struct plane_run_update *u = &r->updates[i];
-        if (u->op != op) {
-            continue;
-        }
-        ents[n++] = (struct plane_body_entry) {
-            .object_id = u->obj, .flags = 0,
-            .key = u->key, .key_len = u->key_len,
-            .value = u->value, .value_len = op == PLANE_RUN_INSERT ? u->value_len : 0,
-        };
+        struct dev_repl_ent *e = &h->ents[n++];
+        e->obj = u->obj;
+        e->flags = u->op == PLANE_RUN_MERGE    ? PLANE_ENTRY_F_MERGE
+                   : u->op == PLANE_RUN_DELETE ? PLANE_ENTRY_F_DELETE : 0;
+        e->key_len = u->key_len;
+        e->value_len = u->op == PLANE_RUN_DELETE ? 0 : u->value_len;
+        memcpy(e->key, u->key, u->key_len);
+        memcpy(e->value, u->value, e->value_len);
     }
-    if (!n) {
-        return;
-    }
-    struct plane_body_entries body = { .app_id = a->cfg->id, .n_entries = n, .entries = ents };
-    struct plane_mp_writer w;
-    plane_mp_writer_init(&w, dev->tx, sizeof dev->tx);
-    int rc = plane_body_entries_encode(&body, &w);
-    if (!rc && w.overflow) {
-        rc = PLANE_EMSGSIZE;
-    }
-    if (!rc) {
-        uint16_t type = op == PLANE_RUN_INSERT ? PLANE_MSG_ENTRY_INSERT : PLANE_MSG_ENTRY_DELETE;
-        /* The packet waits for this: retransmit at the base timeout
-         * without backing off, so a replica that died just now (before
-         * the heartbeats tell) holds it for at most (retries + 1) timeouts. */
-        uint64_t t = (uint64_t) dev->cfg->timers.rpc_timeout_ms * PLANE_NS_PER_MS;
-        struct plane_rpc_call_opts o = { .timeout_ns = t, .max_backoff_ns = t };
-        rc = plane_rpc_call(dev->rpc, other, type, w.buf, w.len, &o, dev_repl_done, h, NULL);
-    }
-    if (rc) {
-        PLANE_CTR_INC(&dev->stats, replica_unacked);
-    } else {
-        h->pending++;
-    }
+    h->item = (struct dev_repl_item) { .app_id = app_id, .n_ents = n, .ents = h->ents,
+                                       .h = h };
+}
+
+uint16_t
+plane_device__repl_peer(struct plane_device *dev, uint16_t ldev)
+{
+    uint16_t other = dev_other_copy(dev, ldev);
+    return other != PLANE_DEV_NONE && dev_peer_up(dev, other) ? other : PLANE_DEV_NONE;
 }
 
 /* ---- liveness of the other copies ----------------------------------------- */
@@ -293,6 +222,20 @@ dev_peer_up(struct plane_device *dev, uint16_t id)
     return !p || p->up;
 }
 
+void
+plane_device__peer_alive(struct plane_device *dev, uint16_t id)
+{
+    struct dev_peer *p = dev_peer_find(dev, id);
+    if (p && !p->up) {
+        p->up = true;
+        p->awaiting = false;
+        p->misses = 0;
+        PLANE_CTR_INC(&dev->stats, peer_up);
+        plane_device__repl_set_down(dev, id, false);
+        PLANE_INFO("device %u is re-learning from us: replicating to it", id);
+    }
+}
+
 static void
 dev_peer_hb_done(void *arg, struct plane_rpc *rpc, int status,
                  const struct plane_wire_ctl *resp)
@@ -308,6 +251,7 @@ dev_peer_hb_done(void *arg, struct plane_rpc *rpc, int status,
     if (!p->up) {
         p->up = true;
         PLANE_CTR_INC(&p->dev->stats, peer_up);
+        plane_device__repl_set_down(p->dev, p->id, false);
         PLANE_INFO("device %u answers again: replicating to it", p->id);
     }
 }
@@ -328,6 +272,7 @@ dev_peer_hb_timer_cb(uv_timer_t *t)
             PLANE_CTR_INC(&dev->stats, peer_down);
             PLANE_WARN("device %u missed %u heartbeats: not replicating to it", p->id,
                        p->misses);
+            plane_device__repl_set_down(dev, p->id, true);
         }
         struct plane_body_heartbeat hb = {
             .sender_ns = plane_clock_now_ns(),
@@ -414,9 +359,6 @@ dev_on_data(void *arg, struct plane_udp *udp, uint16_t peer,
     h->hdr.frame = NULL;
     h->flags = PLANE_DATA_F_PROCESSED;
     h->egress = in.port;
-    h->pending = 0;
-    h->repl_prev = h->repl_next = NULL;
-    h->wait_head = h->wait_tail = h->wait_next = NULL;
     h->frame_len = in.frame_len;
     memcpy(h->frame, in.frame, in.frame_len);
 
@@ -425,7 +367,7 @@ dev_on_data(void *arg, struct plane_udp *udp, uint16_t peer,
         PLANE_CTR_INC(&dev->stats, data_no_app);
         PLANE_WARN_RL(&rl, "DATA for app %u, not running here: dropped", in.app_id);
         h->flags |= PLANE_DATA_F_DROP;
-        dev_release(h);
+        plane_device__release(h);
         return;
     }
     struct plane_run_result *r = &dev->res;
@@ -442,40 +384,32 @@ dev_on_data(void *arg, struct plane_udp *udp, uint16_t peer,
     if (r->new_flow_ran && r->new_flow_rc == 0) {
         h->flags |= PLANE_DATA_F_NEW_FLOW;
     }
-    if (r->n_updates) {
+    if (h->flags & PLANE_DATA_F_NEW_FLOW) {
         PLANE_CTR_INC(&dev->stats, new_flows);
-        uint16_t other = dev_other_copy(dev, in.ldev);
-        if (other == PLANE_DEV_NONE) {
-            PLANE_CTR_INC(&dev->stats, replica_none);
-        } else if (!dev_peer_up(dev, other)) {
-            PLANE_CTR_INC(&dev->stats, replica_down);
-        } else {
-            dev_repl_send(dev, a, h, other, PLANE_RUN_INSERT);
-            dev_repl_send(dev, a, h, other, PLANE_RUN_DELETE);
-        }
     }
-    if (h->pending > 0) {
-        h->ukey = r->union_key;
-        h->repl_next = dev->repl_list;
-        if (dev->repl_list) {
-            dev->repl_list->repl_prev = h;
+    if (r->updates_lost) {
+        PLANE_CTR_INC(&dev->stats, repl_incomplete);
+    }
+    /* The packet leaves once the other copy has what it changed, and
+     * behind the packets queued before it (docs/runtime.md). */
+    uint16_t other = dev_other_copy(dev, in.ldev);
+    struct dev_repl_stream *s = other == PLANE_DEV_NONE ? NULL
+                                : plane_device__repl_stream(dev, other);
+    if (!s) {
+        PLANE_CTR_ADD(&dev->stats, replica_none, r->n_updates ? 1 : 0);
+    } else if (!dev_peer_up(dev, other)) {
+        PLANE_CTR_ADD(&dev->stats, replica_down, r->n_updates ? 1 : 0);
+        s = NULL;
+    }
+    if (s && (r->n_updates || plane_device__repl_busy(s))) {
+        if (plane_device__repl_busy(s)) {
+            PLANE_CTR_INC(&dev->stats, waited);
         }
-        dev->repl_list = h;
+        dev_repl_fill(h, r, in.app_id);
+        plane_device__repl_push(dev, s, &h->item);
         return;
     }
-    struct held *first = (dev->repl_list && !r->parse_error)
-                             ? dev_repl_find(dev, in.app_id, &r->union_key) : NULL;
-    if (first) {
-        if (first->wait_tail) {
-            first->wait_tail->wait_next = h;
-        } else {
-            first->wait_head = h;
-        }
-        first->wait_tail = h;
-        PLANE_CTR_INC(&dev->stats, waited);
-        return;
-    }
-    dev_release(h);
+    plane_device__release(h);
 }
 
 /* ---- timers and HELLO ------------------------------------------------------ */
@@ -606,6 +540,8 @@ dev_load_apps(struct plane_device *dev)
             a->app = NULL;
             continue;
         }
+        /* Register merges go to the other copy with their packet. */
+        plane_app_inst_log_merges(a->inst, true);
         struct plane_pop_params pp;
         plane_pop_params_default(&pp);
         pp.seed = cfg->rack.hash_seed;
@@ -686,6 +622,9 @@ plane_device_new(struct plane_daemon *d)
         dev->rs_cap = 2 * dev->pl.n_logical + 2;
         dev->rs_jobs = plane_calloc(dev->rs_cap, sizeof *dev->rs_jobs);
         rc = dev->rs_jobs ? 0 : PLANE_ENOMEM;
+    }
+    if (!rc) {
+        rc = plane_device__repl_init(dev);
     }
     if (!rc) {
         rc = dev_load_apps(dev);
@@ -834,6 +773,7 @@ plane_device_delete(struct plane_device *dev)
         plane_app_inst_delete(a->inst);
         plane_app_delete(a->app);
     }
+    plane_device__repl_uninit(dev);
     plane_free(dev->apps);
     plane_free(dev->rs_jobs);
     plane_free(dev->lat_q);

@@ -24,14 +24,15 @@ struct plane_device;
     X(hold_full)          /* no pool buffer to hold the packet: dropped */     \
     X(processed)          /* packets run through an app */                     \
     X(new_flows)          /* packets whose new_flow() inserted entries */      \
-    X(replicated)         /* replications acknowledged by the other copy */    \
-    X(replica_unacked)    /* replications that failed: released anyway */      \
-    X(replica_none)       /* new flows with no other copy to replicate to */   \
-    X(replica_down)       /* new flows not replicated: the other copy is down */ \
+    X(replicated)         /* replication messages applied by the other copy */ \
+    X(replica_unacked)    /* replication messages that failed: released anyway */ \
+    X(replica_none)       /* changing packets with no other copy to send to */  \
+    X(replica_down)       /* changing packets not replicated: other copy down */ \
+    X(repl_incomplete)    /* packets with more changes than one item holds */  \
     X(peer_down)          /* copy partners that stopped answering heartbeats */ \
     X(peer_up)            /* ... and answered again */                         \
     X(not_owner)          /* packets of a logical device we do not hold */     \
-    X(waited)             /* packets held behind their flow's replication */   \
+    X(waited)             /* packets queued behind earlier replication */       \
     X(replies)            /* processed DATA sent back to the switch */         \
     X(reply_errors)       /* reply could not be encoded or sent */             \
     X(apps_loaded)                                                             \

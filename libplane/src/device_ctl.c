@@ -184,8 +184,12 @@ dev_resync_next(struct plane_device *dev)
             continue;
         }
         uint8_t lkey[2] = { (uint8_t) (job->logical >> 8), (uint8_t) job->logical };
+        /* PUSH: the peer sends the page through its replication stream to
+         * us, so its values interleave rightly with the changes it streams
+         * (device_repl.c); the answer only carries the next cursor. */
         struct plane_body_entry m = {
-            .object_id = PLANE_ENTRY_SCAN, .key = lkey, .key_len = 2,
+            .object_id = PLANE_ENTRY_SCAN, .flags = PLANE_ENTRY_F_PUSH,
+            .key = lkey, .key_len = 2,
             .value = dev->rs_cursor, .value_len = dev->rs_has_cursor ? 8 : 0,
         };
         struct plane_body_entries b = {
@@ -270,10 +274,15 @@ h_entries(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rp
         plane_rpc_respond(rpc, req->token, PLANE_ENOENT, NULL, 0);
         return;
     }
-    bool del = req->ctl->msg_type == PLANE_MSG_ENTRY_DELETE;
+    bool del_msg = req->ctl->msg_type == PLANE_MSG_ENTRY_DELETE;
+    bool upd_msg = req->ctl->msg_type == PLANE_MSG_ENTRY_UPDATE;
     int status = 0;
     for (uint32_t i = 0; i < b->n_entries; i++) {
         const struct plane_body_entry *e = &b->entries[i];
+        /* ENTRY_UPDATE carries per-entry operations (the replication
+         * stream, device_repl.c); the others one for the whole message. */
+        bool del = del_msg || (upd_msg && (e->flags & PLANE_ENTRY_F_DELETE));
+        bool merge = upd_msg && !del && (e->flags & PLANE_ENTRY_F_MERGE);
         struct plane_object *obj = dev_entry_object(a, e, !del);
         int rc;
         if (!obj) {
@@ -281,6 +290,10 @@ h_entries(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rp
         } else if (del) {
             rc = plane_object_delete_entry(obj, e->key, e->key_len);
             rc = rc == PLANE_ENOENT ? 0 : rc;
+        } else if (merge) {
+            rc = plane_object_kind(obj) == PLANE_OBJ_REGISTER
+                     ? plane_object_merge(obj, e->key, e->key_len, e->value)
+                     : PLANE_EINVAL;
         } else {
             rc = plane_object_insert(obj, e->key, e->key_len, e->value);
         }
@@ -319,9 +332,14 @@ dev_collect_cb(void *arg, uint16_t obj, const void *key, size_t klen, const void
     return 0;
 }
 
+/*
+ * Reads one page of a scan (docs/runtime.md, ENTRY_READ).  With regs, the
+ * page also holds the register entries of the logicals asked for (those
+ * keyed by the whole union key, so attributable to one shard).
+ */
 static int
 dev_scan(struct plane_device *dev, struct dev_app *a, const struct plane_body_entry *marker,
-         struct plane_body_entries *out)
+         bool regs, struct plane_body_entries *out)
 {
     struct plane_placement *pl = &dev->pl;
     bool *want = plane_mp_zone_calloc(&dev->zone, pl->n_logical + 1, sizeof *want);
@@ -364,10 +382,11 @@ dev_scan(struct plane_device *dev, struct dev_app *a, const struct plane_body_en
     for (uint16_t oi = (uint16_t) (cursor >> 40); oi < n_obj; oi++) {
         struct plane_object *obj = plane_app_inst_object(a->inst, oi);
         size_t slot = oi == (cursor >> 40) ? (size_t) (cursor & ((1ULL << 40) - 1)) : 0;
-        if (plane_object_kind(obj) != PLANE_OBJ_TABLE) {
+        bool by_shard = plane_app_object(a->app, oi)->key_fields == ufields;
+        bool reg = plane_object_kind(obj) == PLANE_OBJ_REGISTER;
+        if (plane_object_kind(obj) != PLANE_OBJ_TABLE && !(regs && reg && by_shard)) {
             continue;
         }
-        bool by_shard = plane_app_object(a->app, oi)->key_fields == ufields;
         const void *k, *v;
         while (plane_object_next(obj, &slot, &k, &v)) {
             size_t klen = plane_object_key_len(obj), vlen = plane_object_value_len(obj);
@@ -380,7 +399,8 @@ dev_scan(struct plane_device *dev, struct dev_app *a, const struct plane_body_en
                 }
             }
             ents[n++] = (struct plane_body_entry) {
-                .object_id = oi, .key = k, .key_len = (uint32_t) klen,
+                .object_id = oi, .flags = reg ? PLANE_ENTRY_F_SHARED : 0,
+                .key = k, .key_len = (uint32_t) klen,
                 .value = v, .value_len = (uint32_t) vlen,
             };
             PLANE_CTR_INC(&dev->stats, entries_read);
@@ -406,6 +426,63 @@ done:
     return 0;
 }
 
+/*
+ * A scan page pushed through the replication stream to the requester (a
+ * device re-learning the other copy; docs/runtime.md, Recovery): the values
+ * are read now, queued behind every change already queued to it, and the
+ * request is answered (with just the next cursor) once it applied them.
+ */
+static void
+dev_scan_push(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc_req *req,
+              struct dev_app *a, const struct plane_body_entry *marker)
+{
+    /* It is evidently alive: stream to it from now on (its heartbeat
+     * answers may not have told us yet). */
+    plane_device__peer_alive(dev, req->peer);
+    struct plane_body_entries page;
+    int rc = dev_scan(dev, a, marker, true, &page);
+    struct dev_repl_ent *ents = rc ? NULL
+                                   : plane_mp_zone_calloc(&dev->zone, page.n_entries + 1,
+                                                          sizeof *ents);
+    if (!rc && !ents) {
+        rc = PLANE_ENOMEM;
+    }
+    struct plane_body_entries resp = { .app_id = a->cfg->id };
+    uint32_t n = 0;
+    for (uint32_t i = 0; !rc && i < page.n_entries; i++) {
+        const struct plane_body_entry *e = &page.entries[i];
+        if (e->object_id == PLANE_ENTRY_SCAN) {
+            resp.entries = e;     /* the cursor: the answer's only entry */
+            resp.n_entries = 1;
+            continue;
+        }
+        if (e->key_len > PLANE_OBJ_MAX_KEY || e->value_len > PLANE_OBJ_MAX_VALUE) {
+            continue;             /* objects never hold such entries */
+        }
+        struct dev_repl_ent *r = &ents[n++];
+        r->obj = e->object_id;
+        r->flags = 0;             /* set: the value as of this point of the stream */
+        r->key_len = (uint8_t) e->key_len;
+        r->value_len = (uint8_t) e->value_len;
+        memcpy(r->key, e->key, e->key_len);
+        memcpy(r->value, e->value, e->value_len);
+    }
+    struct plane_mp_writer w;
+    uint8_t buf[128];
+    plane_mp_writer_init(&w, buf, sizeof buf);
+    if (!rc) {
+        rc = plane_body_entries_encode(&resp, &w);
+        rc = rc ? rc : w.overflow ? PLANE_EMSGSIZE : 0;
+    }
+    if (!rc) {
+        rc = plane_device__repl_push_ctl(dev, req->peer, a->cfg->id, ents, n, rpc,
+                                         req->token, w.buf, w.len);
+    }
+    if (rc) {
+        plane_rpc_respond(rpc, req->token, rc, NULL, 0);
+    }
+}
+
 static void
 h_entry_read(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc_req *req,
              const union plane_body *u)
@@ -419,7 +496,12 @@ h_entry_read(struct plane_device *dev, struct plane_rpc *rpc, const struct plane
     struct plane_body_entries out = { .app_id = b->app_id };
     int rc = 0;
     if (b->n_entries == 0 || (b->n_entries == 1 && b->entries[0].object_id == PLANE_ENTRY_SCAN)) {
-        rc = dev_scan(dev, a, b->n_entries ? &b->entries[0] : NULL, &out);
+        const struct plane_body_entry *m = b->n_entries ? &b->entries[0] : NULL;
+        if (m && (m->flags & PLANE_ENTRY_F_PUSH)) {
+            dev_scan_push(dev, rpc, req, a, m);
+            return;
+        }
+        rc = dev_scan(dev, a, m, false, &out);
     } else {
         struct plane_body_entry *ents = plane_mp_zone_calloc(&dev->zone, b->n_entries,
                                                              sizeof *ents);
@@ -504,6 +586,11 @@ h_demote(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc
         return;
     }
     int status = 0;
+    /* What was merged here goes to the other copy of the key's shard too,
+     * and the switch hears back once it is there (device_repl.c). */
+    struct dev_repl_ent *fwd = b->n_entries
+        ? plane_mp_zone_calloc(&dev->zone, b->n_entries, sizeof *fwd) : NULL;
+    uint32_t n_fwd = 0;
     if (b->n_entries) {
         bool seen = false;
         for (uint32_t i = 0; i < DEV_DEMOTE_RING; i++) {
@@ -529,22 +616,47 @@ h_demote(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc
                 int rc = plane_object_merge(obj, e->key, e->key_len, e->value);
                 if (rc) {
                     status = status ? status : rc;
-                } else {
-                    PLANE_CTR_INC(&dev->stats, deltas_merged);
+                    continue;
+                }
+                PLANE_CTR_INC(&dev->stats, deltas_merged);
+                if (fwd && e->key_len <= PLANE_OBJ_MAX_KEY
+                    && e->value_len <= PLANE_OBJ_MAX_VALUE) {
+                    struct dev_repl_ent *r = &fwd[n_fwd++];
+                    r->obj = e->object_id;
+                    r->flags = PLANE_ENTRY_F_MERGE;
+                    r->key_len = (uint8_t) e->key_len;
+                    r->value_len = (uint8_t) e->value_len;
+                    memcpy(r->key, e->key, e->key_len);
+                    memcpy(r->value, e->value, e->value_len);
                 }
             }
             a->demoted[a->demoted_pos++ % DEV_DEMOTE_RING] = b->update_id;
         }
     }
     plane_pop_unmark(&a->pop, b->union_key, b->union_key_len);
-    struct plane_body_update out = *b;
-    out.n_entries = 0;
-    out.entries = NULL;
     if (status) {
         plane_rpc_respond(rpc, req->token, status, NULL, 0);
         return;
     }
-    DEV_RESPOND(dev, rpc, req->token, update, &out);
+    struct plane_body_update out = *b;
+    out.n_entries = 0;
+    out.entries = NULL;
+    struct plane_flow_key fk;
+    uint16_t peer = PLANE_DEV_NONE;
+    if (n_fwd && !dev_union_key(b->union_key, b->union_key_len, &fk)) {
+        uint64_t h = plane_hash_flow_key(&dev->hasher, &fk);
+        peer = plane_device__repl_peer(dev, plane_placement_logical_of(&dev->pl, h));
+    }
+    struct plane_mp_writer w;
+    plane_mp_writer_init(&w, dev->tx, sizeof dev->tx);
+    int rc = plane_body_update_encode(&out, &w);
+    rc = rc ? rc : w.overflow ? PLANE_EMSGSIZE : 0;
+    if (!rc && peer != PLANE_DEV_NONE
+        && !plane_device__repl_push_ctl(dev, peer, a->cfg->id, fwd, n_fwd, rpc, req->token,
+                                        w.buf, w.len)) {
+        return;
+    }
+    plane_rpc_respond(rpc, req->token, rc, rc ? NULL : w.buf, rc ? 0 : w.len);
 }
 
 /* Sync engine access to one register entry's data-plane value. */

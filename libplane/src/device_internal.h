@@ -78,24 +78,54 @@ struct dev_app {
     uint32_t demoted_pos;
 };
 
-/* A packet held while the other copy acknowledges its new entries. */
+/* One change to apply on the other copy of a shard (an ENTRY_UPDATE entry). */
+struct dev_repl_ent {
+    uint16_t obj;
+    uint8_t flags;                    /* PLANE_ENTRY_F_MERGE, _DELETE, or 0: set */
+    uint8_t key_len;
+    uint8_t value_len;
+    uint8_t key[PLANE_OBJ_MAX_KEY];
+    uint8_t value[PLANE_OBJ_MAX_VALUE];
+};
+
+/*
+ * An item of a replication stream (device_repl.c): the changes one packet
+ * made, released once the other copy applied them, or a control change (a
+ * DEMOTE hand-back, a pushed scan page) whose request is answered then.
+ */
+struct dev_repl_item {
+    struct dev_repl_item *next;
+    uint16_t app_id;
+    uint32_t n_ents;
+    struct dev_repl_ent *ents;
+    struct held *h;                   /* the packet, or NULL for a control item */
+    struct plane_rpc *rpc;            /* control item: answer token on rpc */
+    uint64_t token;
+    uint8_t *resp;                    /* control item: the answer's body (owned) */
+    size_t resp_len;
+};
+
+/* The ordered stream of changes to one other device (see device_repl.c). */
+struct dev_repl_stream {
+    struct plane_device *dev;
+    uint16_t peer;
+    struct dev_repl_item *head, *tail;
+    uint32_t n_inflight;              /* items at head the message in flight carries */
+    bool inflight;
+    bool down;                        /* the peer missed its heartbeats */
+    uint64_t call_id;                 /* the RPC in flight */
+};
+
+/* A packet held while the other copy applies the changes it made. */
 struct held {
     struct plane_device *dev;
     struct plane_wire_data hdr;       /* as received; frame unused */
     uint32_t flags;                   /* the reply's */
     uint16_t egress;
-    int pending;                      /* replication RPCs in flight */
     uint64_t processed_ns;
     uint64_t due_ns;                  /* latency_us emulation: when to send */
-    /*
-     * While a new flow's entries replicate, later packets of the same
-     * union key are processed but wait behind it (so they leave in order,
-     * and none leaves with state the replica may not have).
-     */
-    struct held *repl_prev, *repl_next;   /* dev->repl_list: pending > 0 */
-    struct held *wait_head, *wait_tail;   /* packets waiting behind this one */
-    struct held *wait_next;
-    struct plane_flow_key ukey;
+    struct dev_repl_item item;
+    struct dev_repl_ent ents[PLANE_RUN_MAX_UPDATES];
     size_t frame_len;
     uint8_t frame[PLANE_WIRE_MAX_DATAGRAM];
 };
@@ -125,7 +155,8 @@ struct plane_device {
     uint32_t rs_app;                  /* app index of the running job */
     uint8_t rs_cursor[8];
     bool rs_has_cursor;
-    struct held *repl_list;           /* packets whose replication is in flight */
+    struct dev_repl_stream *streams;  /* one per config device, by index */
+    struct plane_body_entry *repl_buf; /* entries of the message being built */
     /* Liveness of the other copies (see dev_peer_hb_timer_cb). */
     struct dev_peer *peers;           /* one per config device, by index */
     uv_timer_t hb_timer;
@@ -143,6 +174,45 @@ struct plane_device {
     uint8_t tx[PLANE_WIRE_MAX_DATAGRAM];
     struct plane_device_stats stats;
 };
+
+/* Entries one replication message carries at most. */
+#define DEV_REPL_MAX_ENTRIES (DEV_SCAN_MAX_ENTRIES + 2 * PLANE_RUN_MAX_UPDATES)
+
+/* device_repl.c: the replication streams. */
+int plane_device__repl_init(struct plane_device *dev);
+/* Frees items still queued (their packets back to the pool, no answers). */
+void plane_device__repl_uninit(struct plane_device *dev);
+/* The stream to device peer, or NULL when peer is not a device of the rack. */
+struct dev_repl_stream *plane_device__repl_stream(struct plane_device *dev, uint16_t peer);
+/* True when items are queued or in flight on s. */
+bool plane_device__repl_busy(const struct dev_repl_stream *s);
+/* Queues item (a held packet's, filled in) on s and sends when s is idle. */
+void plane_device__repl_push(struct plane_device *dev, struct dev_repl_stream *s,
+                             struct dev_repl_item *item);
+/*
+ * Queues a control item on the stream to peer: n entries (copied) of app
+ * app_id, and the answer (status 0, body resp copied) to send on rpc for
+ * token once the peer applied them (or with the error when it did not).
+ * Returns 0, PLANE_EPEER (no stream to peer) or PLANE_ENOMEM.
+ */
+int plane_device__repl_push_ctl(struct plane_device *dev, uint16_t peer, uint16_t app_id,
+                                const struct dev_repl_ent *ents, uint32_t n,
+                                struct plane_rpc *rpc, uint64_t token,
+                                const uint8_t *resp, size_t resp_len);
+/*
+ * The device that changes to logical ldev's state must reach now: the other
+ * copy when it is alive and should have them, else PLANE_DEV_NONE.
+ */
+uint16_t plane_device__repl_peer(struct plane_device *dev, uint16_t ldev);
+/*
+ * Marks the stream to peer down (its queued and in-flight items complete at
+ * once, unreplicated: holding packets for a dead peer helps nobody) or up.
+ */
+void plane_device__repl_set_down(struct plane_device *dev, uint16_t peer, bool down);
+/* Marks device id alive for replication (it just talked to us). */
+void plane_device__peer_alive(struct plane_device *dev, uint16_t id);
+/* Sends the packet's reply (now, or after latency_us) and frees its buffer. */
+void plane_device__release(struct held *h);
 
 /* The app of the config with id app_id, or NULL. */
 struct dev_app *plane_device__find_app(struct plane_device *dev, uint16_t app_id);

@@ -37,9 +37,7 @@
  * override the compile-time paths from CMake; PLANE_TEST_SEED replays a
  * seed; PLANE_IT_KEEP=1 keeps the temp directories; PLANE_IT_LOG_LEVEL sets
  * the daemons' --log-level (default info); PLANE_IT_VERBOSE=1 prints every
- * daemon's counters before the kill; PLANE_IT_FAILOVER_COUNTERS=1 adds the
- * counters check to failover (fails today: registers of a killed NIC's
- * flows are not kept by its replica).
+ * daemon's counters before the kill.
  */
 
 #include <dlfcn.h>
@@ -1960,11 +1958,10 @@ test_failover_body(struct rack *r, struct traffic *t)
     CHECK(missing == 0, "after recovery: %zu packets lost", missing);
     if (check_traffic(t) < 0)
         return -1;
-    /* Issue 4 (3): counters exact after the sync.  Needs register state to
-     * survive the NIC (primary <-> replica register sync), which the
-     * daemons do not do yet: only with PLANE_IT_FAILOVER_COUNTERS=1. */
-    if (getenv("PLANE_IT_FAILOVER_COUNTERS"))
-        CHECK(check_counters(r, t, ALL) == 0, "counters not exact after failover");
+    /* Counters exact after failover: every packet a killed NIC delivered
+     * was counted on its replica too (the replication stream), and the
+     * restarted NIC re-learned them. */
+    CHECK(check_counters(r, t, ALL) == 0, "counters not exact after failover");
     return 0;
 }
 

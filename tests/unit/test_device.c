@@ -68,7 +68,9 @@ struct env {
     struct plane_rpc *r_rpc;
     bool r_silent;            /* drop ENTRY_INSERTs unanswered */
     bool r_hb_silent;         /* drop HEARTBEATs unanswered (nic1 "dies") */
-    int r_inserts;            /* ENTRY_INSERT requests answered */
+    int r_inserts;            /* mapping inserts replicated to us */
+    int r_merges;             /* register merges replicated to us */
+    uint64_t r_merged;        /* the sum of their operands */
     uint64_t r_last_id;       /* mapping value of the last insert */
     int r_reads;              /* ENTRY_READ scans answered */
     struct plane_flow_key r_flow;   /* the one mapping the replica holds */
@@ -288,14 +290,27 @@ r_on_insert(void *arg, struct plane_rpc *rpc, const struct plane_rpc_req *req)
         return;               /* never answered: the device must time out */
     }
     union plane_body u;
-    assert_int_equal(plane_wire_body_decode_any(PLANE_MSG_ENTRY_INSERT, false, req->ctl->body,
+    assert_int_equal(plane_wire_body_decode_any(PLANE_MSG_ENTRY_UPDATE, false, req->ctl->body,
                                                 req->ctl->body_len, &E.zone, &u), 0);
     assert_int_equal(u.entries.app_id, APP_ID);
-    assert_int_equal(u.entries.n_entries, 1);
-    assert_int_equal(u.entries.entries[0].object_id, OBJ_MAPPING);
-    assert_int_equal(u.entries.entries[0].value_len, 8);
-    memcpy(&E.r_last_id, u.entries.entries[0].value, 8);
-    E.r_inserts++;
+    /* The replication stream: each packet's table inserts, then its
+     * register merges, packets in order (several per message). */
+    for (uint32_t i = 0; i < u.entries.n_entries; i++) {
+        const struct plane_body_entry *e = &u.entries.entries[i];
+        assert_int_equal(e->value_len, 8);
+        if (e->flags & PLANE_ENTRY_F_MERGE) {
+            assert_true(e->object_id == OBJ_PKTS || e->object_id == OBJ_PER_SRC);
+            uint64_t d;
+            memcpy(&d, e->value, 8);
+            E.r_merged += d;
+            E.r_merges++;
+            continue;
+        }
+        assert_int_equal(e->flags, 0);
+        assert_int_equal(e->object_id, OBJ_MAPPING);
+        memcpy(&E.r_last_id, e->value, 8);
+        E.r_inserts++;
+    }
     plane_mp_zone_clear(&E.zone);
     plane_rpc_respond(rpc, req->token, 0, NULL, 0);
 }
@@ -535,7 +550,7 @@ setup(void **state)
     plane_rpc_set_handler(E.sw_rpc, PLANE_MSG_HELLO, sw_on_hello, NULL);
     plane_rpc_set_handler(E.sw_rpc, PLANE_MSG_POP_REPORT, sw_on_pop, NULL);
     E.r_rpc = make_peer(&E.r_udp, &E.r_auth, p_nic1, NIC1, key);
-    plane_rpc_set_handler(E.r_rpc, PLANE_MSG_ENTRY_INSERT, r_on_insert, NULL);
+    plane_rpc_set_handler(E.r_rpc, PLANE_MSG_ENTRY_UPDATE, r_on_insert, NULL);
     plane_rpc_set_handler(E.r_rpc, PLANE_MSG_ENTRY_READ, r_on_read, NULL);
     plane_rpc_set_handler(E.r_rpc, PLANE_MSG_HEARTBEAT, r_on_heartbeat, NULL);
     uint8_t wrong[PLANE_AUTH_KEY_LEN];
@@ -615,6 +630,7 @@ test_device_end_to_end(void **state)
     assert_int_equal(id0 >> 48, NIC0);
     assert_int_equal(E.r_inserts, 1);
     assert_int_equal(E.r_last_id, id0);
+    assert_int_equal(E.r_merges, 2);      /* pkts and per_src, with the packet */
 
     /* 2. Later packets: no NEW_FLOW, the same mapping. */
     for (uint32_t s = 2; s <= 5; s++) {
@@ -771,7 +787,10 @@ test_device_end_to_end(void **state)
     assert_int_equal(dev_stat("device.processed"), (uint64_t) want);
     assert_int_equal(dev_stat("app.flowcheck.new_flows"), (uint64_t) (1 + nf));
     assert_int_equal(dev_stat("obj.flowcheck.mapping"), (uint64_t) (1 + nf + 1));
-    assert_int_equal(dev_stat("device.replicated"), (uint64_t) (1 + nf));
+    /* Replication messages carry one or more packets' changes each. */
+    assert_true(dev_stat("device.replicated") >= 1);
+    assert_true(dev_stat("device.replicated") <= (uint64_t) want);
+    assert_int_equal(E.r_inserts, 1 + nf);
     assert_true(dev_stat("rpc.rx_requests") > 0);
 
     /* 9. HEARTBEAT echoes the sender's time. */
