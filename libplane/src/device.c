@@ -37,8 +37,8 @@ const char *const plane_device_counter_names[] = {
     PLANE_COUNTERS_NAMES(PLANE_DEVICE_COUNTERS)
 };
 
-static const struct plane_obj_desc tracked_desc = {
-    .name = "sync_tracked", .kind = PLANE_OBJ_TABLE, .key_fields = PLANE_FLOW_ALL,
+static const struct plane_obj_desc seen_desc = {
+    .name = "seen_ids", .kind = PLANE_OBJ_TABLE, .key_fields = PLANE_FLOW_ALL,
     .value_len = 8, .size = 1, .merge = PLANE_MERGE_NONE,
 };
 
@@ -551,23 +551,10 @@ dev_load_apps(struct plane_device *dev)
             return rc;
         }
         a->pop_inited = true;
-        struct plane_sync_config sc = { .role = PLANE_SYNC_RESPONDER, .self = dev->self->id };
-        a->sync = plane_sync_new(&sc);
-        if (!a->sync || plane_sync_peer_add(a->sync, dev->sw_id)) {
+        a->seen = plane_object_new(&seen_desc, DEV_SEEN_IDS, &dev->hasher);
+        a->seen_ring = plane_calloc(DEV_SEEN_IDS, sizeof *a->seen_ring);
+        if (!a->seen || !a->seen_ring) {
             return PLANE_ENOMEM;
-        }
-        uint64_t regs = 0;
-        for (uint16_t j = 0; j < plane_app_n_objects(a->app); j++) {
-            struct plane_object *o = plane_app_inst_object(a->inst, j);
-            if (plane_object_kind(o) == PLANE_OBJ_REGISTER) {
-                regs += plane_object_capacity(o);
-            }
-        }
-        if (regs) {
-            a->tracked = plane_object_new(&tracked_desc, regs, &dev->hasher);
-            if (!a->tracked) {
-                return PLANE_ENOMEM;
-            }
         }
         PLANE_INFO("app %s (id %u) loaded from %s", a->cfg->name, a->cfg->id, a->cfg->module);
         PLANE_CTR_INC(&dev->stats, apps_loaded);
@@ -760,13 +747,8 @@ plane_device_delete(struct plane_device *dev)
     }
     for (size_t i = 0; i < dev->n_apps; i++) {
         struct dev_app *a = &dev->apps[i];
-        while (a->sync_ents) {
-            struct dev_sync_ent *e = a->sync_ents;
-            a->sync_ents = e->next;
-            plane_free(e);
-        }
-        plane_sync_delete(a->sync);
-        plane_object_delete(a->tracked);
+        plane_object_delete(a->seen);
+        plane_free(a->seen_ring);
         if (a->pop_inited) {
             plane_pop_tracker_uninit(&a->pop);
         }

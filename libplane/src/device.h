@@ -49,7 +49,8 @@ struct plane_device;
     X(pop_errors)         /* POP_REPORT calls that failed */                   \
     X(devmap_updates)     /* DEVMAP_UPDATE adopted */                          \
     X(sync_requests)      /* SYNC requests answered */                         \
-    X(sync_tracked)       /* register entries tracked for sync */              \
+    X(sync_merged)        /* SYNC items merged */                              \
+    X(sync_dups)          /* SYNC items whose update id was merged already */  \
     X(resync_jobs)        /* logical devices queued for re-learning */          \
     X(resync_entries)     /* table entries re-learned from the other copy */   \
     X(resync_failed)      /* re-learning jobs dropped (peer down) */           \

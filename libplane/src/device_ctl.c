@@ -281,6 +281,14 @@ h_entries(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rp
         const struct plane_body_entry *e = &b->entries[i];
         /* ENTRY_UPDATE carries per-entry operations (the replication
          * stream, device_repl.c); the others one for the whole message. */
+        if (upd_msg && e->object_id == PLANE_ENTRY_SEEN) {
+            uint64_t id;
+            if (e->key_len == sizeof id) {
+                memcpy(&id, e->key, sizeof id);
+                plane_device__remember(a, id);
+            }
+            continue;
+        }
         bool del = del_msg || (upd_msg && (e->flags & PLANE_ENTRY_F_DELETE));
         bool merge = upd_msg && !del && (e->flags & PLANE_ENTRY_F_MERGE);
         struct plane_object *obj = dev_entry_object(a, e, !del);
@@ -575,6 +583,90 @@ h_promote(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rp
     DEV_RESPOND(dev, rpc, req->token, update, &out);
 }
 
+/* ---- update ids: DEMOTE and SYNC hand-backs merge once ------------------ */
+
+/*
+ * Every hand-back the switch sends (a DEMOTE's deltas, a SYNC item's delta)
+ * carries an update id unique across the rack's life.  A device remembers
+ * the last DEV_SEEN_IDS ids it merged per app, and streams each id to the
+ * other copy with the merge itself, so a retry that reaches the replica
+ * after a failover is recognised there too.
+ */
+static void
+dev_seen_key(uint64_t id, uint8_t key[PLANE_OBJECT_KEY_LEN])
+{
+    memset(key, 0, PLANE_OBJECT_KEY_LEN);
+    memcpy(key, &id, sizeof id);
+}
+
+bool
+plane_device__seen(const struct dev_app *a, uint64_t id)
+{
+    uint8_t k[PLANE_OBJECT_KEY_LEN];
+    dev_seen_key(id, k);
+    return id && a->seen && plane_object_lookup(a->seen, k, sizeof k);
+}
+
+void
+plane_device__remember(struct dev_app *a, uint64_t id)
+{
+    if (!id || !a->seen || plane_device__seen(a, id)) {
+        return;
+    }
+    uint8_t k[PLANE_OBJECT_KEY_LEN];
+    uint64_t old = a->seen_ring[a->seen_pos];
+    if (old) {
+        dev_seen_key(old, k);
+        (void) plane_object_delete_entry(a->seen, k, sizeof k);
+    }
+    a->seen_ring[a->seen_pos] = id;
+    a->seen_pos = (a->seen_pos + 1) % DEV_SEEN_IDS;
+    dev_seen_key(id, k);
+    uint64_t one = 1;
+    (void) plane_object_insert(a->seen, k, sizeof k, &one);
+}
+
+/* The stream entry telling the other copy that update id was merged. */
+static void
+dev_seen_ent(struct dev_repl_ent *r, uint64_t id)
+{
+    memset(r, 0, sizeof *r);
+    r->obj = PLANE_ENTRY_SEEN;
+    r->key_len = sizeof id;
+    memcpy(r->key, &id, sizeof id);
+}
+
+/* A register merge as a stream entry. */
+static void
+dev_merge_ent(struct dev_repl_ent *r, uint16_t obj, const uint8_t *key, uint32_t klen,
+              const uint8_t *value, uint32_t vlen)
+{
+    r->obj = obj;
+    r->flags = PLANE_ENTRY_F_MERGE;
+    r->key_len = (uint8_t) klen;
+    r->value_len = (uint8_t) vlen;
+    memcpy(r->key, key, klen);
+    memcpy(r->value, value, vlen);
+}
+
+/*
+ * Answers rpc's request with body once the other copy of logical ldev has
+ * applied ents (device_repl.c), or now when there is no live other copy or
+ * nothing to apply.
+ */
+static void
+dev_respond_after(struct plane_device *dev, struct plane_rpc *rpc, uint64_t token,
+                  uint16_t app_id, uint16_t ldev, const struct dev_repl_ent *ents, uint32_t n,
+                  int enc_rc, const uint8_t *body, size_t len)
+{
+    uint16_t peer = n && !enc_rc ? plane_device__repl_peer(dev, ldev) : PLANE_DEV_NONE;
+    if (peer != PLANE_DEV_NONE
+        && !plane_device__repl_push_ctl(dev, peer, app_id, ents, n, rpc, token, body, len)) {
+        return;
+    }
+    plane_rpc_respond(rpc, token, enc_rc, enc_rc ? NULL : body, enc_rc ? 0 : len);
+}
+
 static void
 h_demote(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc_req *req,
          const union plane_body *u)
@@ -589,17 +681,10 @@ h_demote(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc
     /* What was merged here goes to the other copy of the key's shard too,
      * and the switch hears back once it is there (device_repl.c). */
     struct dev_repl_ent *fwd = b->n_entries
-        ? plane_mp_zone_calloc(&dev->zone, b->n_entries, sizeof *fwd) : NULL;
+        ? plane_mp_zone_calloc(&dev->zone, b->n_entries + 1, sizeof *fwd) : NULL;
     uint32_t n_fwd = 0;
     if (b->n_entries) {
-        bool seen = false;
-        for (uint32_t i = 0; i < DEV_DEMOTE_RING; i++) {
-            if (a->demoted[i] == b->update_id && b->update_id) {
-                seen = true;
-                break;
-            }
-        }
-        if (seen) {
+        if (plane_device__seen(a, b->update_id)) {
             PLANE_CTR_INC(&dev->stats, demote_dups);
         } else {
             for (uint32_t i = 0; i < b->n_entries; i++) {
@@ -619,18 +704,15 @@ h_demote(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc
                     continue;
                 }
                 PLANE_CTR_INC(&dev->stats, deltas_merged);
-                if (fwd && e->key_len <= PLANE_OBJ_MAX_KEY
-                    && e->value_len <= PLANE_OBJ_MAX_VALUE) {
-                    struct dev_repl_ent *r = &fwd[n_fwd++];
-                    r->obj = e->object_id;
-                    r->flags = PLANE_ENTRY_F_MERGE;
-                    r->key_len = (uint8_t) e->key_len;
-                    r->value_len = (uint8_t) e->value_len;
-                    memcpy(r->key, e->key, e->key_len);
-                    memcpy(r->value, e->value, e->value_len);
+                if (fwd) {
+                    dev_merge_ent(&fwd[n_fwd++], e->object_id, e->key, e->key_len,
+                                  e->value, e->value_len);
                 }
             }
-            a->demoted[a->demoted_pos++ % DEV_DEMOTE_RING] = b->update_id;
+            plane_device__remember(a, b->update_id);
+            if (fwd && n_fwd) {
+                dev_seen_ent(&fwd[n_fwd++], b->update_id);
+            }
         }
     }
     plane_pop_unmark(&a->pop, b->union_key, b->union_key_len);
@@ -642,112 +724,90 @@ h_demote(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc
     out.n_entries = 0;
     out.entries = NULL;
     struct plane_flow_key fk;
-    uint16_t peer = PLANE_DEV_NONE;
+    uint16_t ldev = PLANE_DEV_NONE;
     if (n_fwd && !dev_union_key(b->union_key, b->union_key_len, &fk)) {
-        uint64_t h = plane_hash_flow_key(&dev->hasher, &fk);
-        peer = plane_device__repl_peer(dev, plane_placement_logical_of(&dev->pl, h));
+        ldev = plane_placement_logical_of(&dev->pl, plane_hash_flow_key(&dev->hasher, &fk));
     }
     struct plane_mp_writer w;
     plane_mp_writer_init(&w, dev->tx, sizeof dev->tx);
     int rc = plane_body_update_encode(&out, &w);
     rc = rc ? rc : w.overflow ? PLANE_EMSGSIZE : 0;
-    if (!rc && peer != PLANE_DEV_NONE
-        && !plane_device__repl_push_ctl(dev, peer, a->cfg->id, fwd, n_fwd, rpc, req->token,
-                                        w.buf, w.len)) {
-        return;
-    }
-    plane_rpc_respond(rpc, req->token, rc, rc ? NULL : w.buf, rc ? 0 : w.len);
-}
-
-/* Sync engine access to one register entry's data-plane value. */
-static int
-dev_sync_read(void *arg, void *out)
-{
-    struct dev_sync_ent *e = arg;
-    int rc = plane_object_get(e->obj, e->key, sizeof e->key, out);
-    if (rc == PLANE_ENOENT) {
-        memset(out, 0, plane_object_value_len(e->obj));
-        return 0;
-    }
-    return rc;
-}
-
-static int
-dev_sync_apply(void *arg, const void *delta)
-{
-    struct dev_sync_ent *e = arg;
-    return plane_object_merge(e->obj, e->key, sizeof e->key, delta);
+    dev_respond_after(dev, rpc, req->token, a->cfg->id, ldev, fwd, n_fwd, rc, w.buf, w.len);
 }
 
 /*
- * Starts tracking (obj_id, key) when it is a register entry not tracked
- * yet.  The set of tracked entries is a table keyed by the entry's key with
- * its object id in the flow key's (always zero) pad bytes.
+ * SYNC (docs/runtime.md): the switch hands back, per register entry of a
+ * key it serves, what it added since the last exchange (idempotent merges:
+ * its value), under an update id in the item's history.  Merge it once,
+ * answer with the entry's value, after the other copy has the merge too.
+ * Every item of one request belongs to one logical device.
  */
-static void
-dev_sync_track(struct plane_device *dev, struct dev_app *a, const struct plane_body_sync_item *it)
-{
-    struct plane_object *obj = plane_app_inst_object(a->inst, it->object_id);
-    if (!obj || plane_object_kind(obj) != PLANE_OBJ_REGISTER
-        || it->key_len != PLANE_OBJECT_KEY_LEN || !a->tracked
-        || it->key[offsetof(struct plane_flow_key, pad)]
-        || it->key[offsetof(struct plane_flow_key, pad) + 1]) {
-        return;               /* not a register entry's key (pads are zero) */
-    }
-    uint8_t tkey[PLANE_OBJECT_KEY_LEN];
-    memcpy(tkey, it->key, sizeof tkey);
-    tkey[offsetof(struct plane_flow_key, pad)] = (uint8_t) (it->object_id + 1);
-    tkey[offsetof(struct plane_flow_key, pad) + 1] = (uint8_t) ((it->object_id + 1) >> 8);
-    if (plane_object_lookup(a->tracked, tkey, sizeof tkey)) {
-        return;
-    }
-    struct dev_sync_ent *e = plane_calloc(1, sizeof *e);
-    if (!e) {
-        return;
-    }
-    e->obj = obj;
-    memcpy(e->key, it->key, sizeof e->key);
-    int rc = plane_sync_track(a->sync, it->object_id, e->key, sizeof e->key,
-                              plane_object_value_len(obj), plane_object_merge_op(obj),
-                              dev_sync_read, dev_sync_apply, e);
-    uint64_t one = 1;
-    if (rc || plane_object_insert(a->tracked, tkey, sizeof tkey, &one)) {
-        if (!rc) {
-            plane_sync_untrack(a->sync, it->object_id, e->key, sizeof e->key);
-        }
-        plane_free(e);
-        return;
-    }
-    e->next = a->sync_ents;
-    a->sync_ents = e;
-    PLANE_CTR_INC(&dev->stats, sync_tracked);
-}
-
 static void
 h_sync(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc_req *req,
        const union plane_body *u)
 {
     const struct plane_body_sync *b = &u->sync;
     struct dev_app *a = plane_device__find_app(dev, b->app_id);
-    if (!a || !a->inst || !a->sync) {
+    if (!a || !a->inst) {
         plane_rpc_respond(rpc, req->token, PLANE_ENOENT, NULL, 0);
         return;
     }
-    for (uint32_t i = 0; i < b->n_items; i++) {
-        dev_sync_track(dev, a, &b->items[i]);
-    }
-    struct plane_sync_msg reply;
-    int rc = plane_sync_on_request(a->sync, req->peer, b->round, b->items, b->n_items, &reply);
-    if (rc) {
-        plane_rpc_respond(rpc, req->token, rc, NULL, 0);
+    PLANE_CTR_INC(&dev->stats, sync_requests);
+    struct plane_body_sync_item *out = plane_mp_zone_calloc(&dev->zone, b->n_items + 1,
+                                                            sizeof *out);
+    struct dev_repl_ent *fwd = plane_mp_zone_calloc(&dev->zone, 2 * b->n_items + 1,
+                                                    sizeof *fwd);
+    uint8_t *vals = plane_mp_zone_alloc(&dev->zone, (size_t) b->n_items * PLANE_OBJ_MAX_VALUE + 1);
+    if (!out || !fwd || !vals) {
+        plane_rpc_respond(rpc, req->token, PLANE_ENOMEM, NULL, 0);
         return;
     }
-    PLANE_CTR_INC(&dev->stats, sync_requests);
-    struct plane_body_sync out = {
-        .app_id = b->app_id, .epoch = b->epoch, .round = reply.seq,
-        .n_items = reply.n_items, .items = reply.items,
-    };
-    DEV_RESPOND(dev, rpc, req->token, sync, &out);
+    uint32_t n_out = 0, n_fwd = 0;
+    uint16_t ldev = PLANE_DEV_NONE;
+    for (uint32_t i = 0; i < b->n_items; i++) {
+        const struct plane_body_sync_item *it = &b->items[i];
+        struct plane_object *obj = plane_app_inst_object(a->inst, it->object_id);
+        uint64_t id;
+        if (!obj || plane_object_kind(obj) != PLANE_OBJ_REGISTER
+            || it->key_len != plane_object_key_len(obj)
+            || it->snapshot_len != plane_object_value_len(obj)
+            || it->history_len != sizeof id) {
+            PLANE_CTR_INC(&dev->stats, entries_rejected);
+            continue;
+        }
+        memcpy(&id, it->history, sizeof id);
+        if (plane_device__seen(a, id)) {
+            PLANE_CTR_INC(&dev->stats, sync_dups);
+        } else if (plane_object_merge(obj, it->key, it->key_len, it->snapshot)) {
+            PLANE_CTR_INC(&dev->stats, entries_rejected);
+            continue;
+        } else {
+            PLANE_CTR_INC(&dev->stats, sync_merged);
+            plane_device__remember(a, id);
+            dev_merge_ent(&fwd[n_fwd++], it->object_id, it->key, it->key_len,
+                          it->snapshot, it->snapshot_len);
+            dev_seen_ent(&fwd[n_fwd++], id);
+        }
+        if (ldev == PLANE_DEV_NONE && it->key_len == sizeof(struct plane_flow_key)) {
+            struct plane_flow_key fk;
+            memcpy(&fk, it->key, sizeof fk);
+            ldev = plane_placement_logical_of(&dev->pl, plane_hash_flow_key(&dev->hasher, &fk));
+        }
+        uint8_t *v = vals + (size_t) n_out * PLANE_OBJ_MAX_VALUE;
+        (void) plane_object_get(obj, it->key, it->key_len, v);
+        out[n_out++] = (struct plane_body_sync_item) {
+            .object_id = it->object_id, .key = it->key, .key_len = it->key_len,
+            .snapshot = v, .snapshot_len = it->snapshot_len,
+            .history = it->history, .history_len = it->history_len,
+        };
+    }
+    struct plane_body_sync resp = { .app_id = b->app_id, .epoch = b->epoch, .round = b->round,
+                                    .n_items = n_out, .items = out };
+    struct plane_mp_writer w;
+    plane_mp_writer_init(&w, dev->tx, sizeof dev->tx);
+    int rc = plane_body_sync_encode(&resp, &w);
+    rc = rc ? rc : w.overflow ? PLANE_EMSGSIZE : 0;
+    dev_respond_after(dev, rpc, req->token, a->cfg->id, ldev, fwd, n_fwd, rc, w.buf, w.len);
 }
 
 static void

@@ -27,8 +27,10 @@ struct plane_udp;
 
 /* Packets held at once while their new entries replicate. */
 #define DEV_HELD_PACKETS 1024
-/* DEMOTE hand-backs remembered per app, so a retried collect merges once. */
-#define DEV_DEMOTE_RING 256
+/* Update ids (DEMOTE, SYNC hand-backs) remembered per app: merged once. */
+#define DEV_SEEN_IDS 8192
+/* Object id of the stream entry carrying a merged update id (key: the id). */
+#define PLANE_ENTRY_SEEN 0xfffdu
 /* Keys per POP_REPORT (about 50 bytes each: one datagram). */
 #define DEV_POP_MAX 64
 /* Bytes of entries an ENTRY_READ scan puts in one response. */
@@ -40,13 +42,6 @@ struct plane_udp;
 #define DEV_RATE_BURST_NS (20 * PLANE_NS_PER_MS)
 /* Counters a STATS answer carries at most (one datagram). */
 #define DEV_STATS_MAX 200
-
-/* A register entry tracked by an app's sync responder. */
-struct dev_sync_ent {
-    struct dev_sync_ent *next;
-    struct plane_object *obj;
-    uint8_t key[PLANE_OBJECT_KEY_LEN];
-};
 
 /* Another device whose liveness this one follows (it holds the other copy). */
 struct dev_peer {
@@ -71,11 +66,9 @@ struct dev_app {
     struct plane_app_inst *inst;
     struct plane_pop_tracker pop;
     bool pop_inited;
-    struct plane_sync *sync;
-    struct plane_object *tracked;     /* set of entries the sync engine tracks */
-    struct dev_sync_ent *sync_ents;
-    uint64_t demoted[DEV_DEMOTE_RING];
-    uint32_t demoted_pos;
+    struct plane_object *seen;        /* update ids merged (set) ... */
+    uint64_t *seen_ring;              /* ... and their order, to forget the oldest */
+    uint32_t seen_pos;
 };
 
 /* One change to apply on the other copy of a shard (an ENTRY_UPDATE entry). */
@@ -209,6 +202,10 @@ uint16_t plane_device__repl_peer(struct plane_device *dev, uint16_t ldev);
  * once, unreplicated: holding packets for a dead peer helps nobody) or up.
  */
 void plane_device__repl_set_down(struct plane_device *dev, uint16_t peer, bool down);
+/* True when update id was merged here (or on the other copy, streamed). */
+bool plane_device__seen(const struct dev_app *a, uint64_t id);
+/* Remembers update id as merged (forgetting the oldest of DEV_SEEN_IDS). */
+void plane_device__remember(struct dev_app *a, uint64_t id);
 /* Marks device id alive for replication (it just talked to us). */
 void plane_device__peer_alive(struct plane_device *dev, uint16_t id);
 /* Sends the packet's reply (now, or after latency_us) and frees its buffer. */

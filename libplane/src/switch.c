@@ -1,5 +1,5 @@
 /* The switch runtime: port ingress, classification, flow-manager hits at the switch, misses pinned to devices, liveness, promotions. */
-#include "switch.h"
+#include "switch_internal.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -33,172 +33,8 @@
 
 PLANE_LOG_MODULE(switch);
 
-/* Whole-switch counters: every drop has a reason here. */
-#define SW_COUNTERS(X)                                                         \
-    X(rx_frames)          /* frames received on ports */                       \
-    X(parse_error)        /* dropped: frame does not parse */                  \
-    X(non_ip)             /* dropped: no IP flow key to classify */            \
-    X(no_app)             /* dropped: no app's traffic class matches */        \
-    X(egress_frames)      /* frames sent out of a port */                      \
-    X(egress_no_peer)     /* dropped: the egress port has no peer */           \
-    X(egress_bad_port)    /* dropped: egress port id not configured */         \
-    X(egress_errors)      /* dropped: the port endpoint refused the send */    \
-    X(device_down)        /* dropped: no device serves the key's shard */      \
-    X(to_device)          /* misses sent to a device */                        \
-    X(to_device_errors)   /* dropped: the control endpoint refused the send */ \
-    X(dev_data)           /* DATA from devices */                              \
-    X(dev_data_unknown_peer) /* dropped: DATA from an address not a device */  \
-    X(dev_data_bad)       /* dropped: DATA header does not decode */           \
-    X(dev_data_unprocessed) /* dropped: DATA from a device without PROCESSED */ \
-    X(dev_data_unknown_app) /* dropped: DATA naming no configured app */       \
-    X(dev_dropped)        /* DATA with DROP from devices (app verdicts) */     \
-    X(hb_sent)                                                                 \
-    X(hb_ok)                                                                   \
-    X(hb_missed)          /* heartbeat periods without an answer */            \
-    X(hb_send_errors)                                                          \
-    X(hb_bad)             /* heartbeat answers whose body does not decode */   \
-    X(devmap_sent)                                                             \
-    X(devmap_errors)                                                           \
-    X(hello_sent)                                                              \
-    X(hello_rx)                                                                \
-    X(pop_reports)                                                             \
-    X(pop_bad)            /* POP_REPORTs that do not decode or name no app */  \
-    X(stats_requests)                                                          \
-    X(stats_too_large)    /* STATS answers that did not fit a datagram */
-
-struct sw_stats {
-    PLANE_COUNTERS_FIELDS(SW_COUNTERS)
-};
 static const char *const sw_counter_names[] = { PLANE_COUNTERS_NAMES(SW_COUNTERS) };
-
-/* Per-app counters of the switch runtime (the app instance, flow manager and
- * update engine have their own). */
-#define SW_APP_COUNTERS(X)                                                     \
-    X(rx)                 /* frames classified to the app */                   \
-    X(hits)               /* flow-manager hits: processed at the switch */     \
-    X(misses)             /* flow-manager misses: sent to a device */          \
-    X(switch_miss)        /* BUG: MISS verdict at the switch despite a hit */  \
-    X(sw_forwarded)                                                            \
-    X(sw_dropped)         /* DROP verdicts at the switch */                    \
-    X(dev_processed)      /* processed frames from devices sent to egress */   \
-    X(dev_dropped)        /* DROP flags from devices */                        \
-    X(pop_keys)           /* hot keys reported */                              \
-    X(pop_promotes)       /* promotions started for them */                    \
-    X(pop_present)        /* already resident or being promoted */             \
-    X(pop_refused)        /* engine busy or full: the key is reported again */ \
-    X(pop_bad_keys)       /* keys that are not a union key of the app */       \
-    X(install_ok)         /* ENTRY_READs answered and installed */             \
-    X(install_errors)     /* ENTRY_READs failed (promotion aborted) */         \
-    X(install_bad_entries) /* response entries rejected */                     \
-    X(demote_ok)          /* DEMOTE hand-backs acknowledged */                 \
-    X(demote_errors)      /* DEMOTE hand-backs failed (retried) */             \
-    X(object_full)        /* entries that did not fit a switch object */
-
-struct sw_app_stats {
-    PLANE_COUNTERS_FIELDS(SW_APP_COUNTERS)
-};
 static const char *const sw_app_counter_names[] = { PLANE_COUNTERS_NAMES(SW_APP_COUNTERS) };
-
-struct plane_switch;
-
-/* One app at the switch: instance, flow manager, update engine, and what the
- * two-phase updates need to hand deltas back. */
-struct sw_app {
-    struct plane_switch *sw;
-    const struct plane_config_app *cfg;
-    struct plane_app *app;
-    struct plane_app_inst *inst;
-    struct plane_flowmgr *fm;
-    struct plane_update *upd;
-    /*
-     * Per table/register object: how many resident union keys use each
-     * entry (an entry keyed by fewer fields, say per source address, is
-     * shared by several flows), and for registers the value installed from
-     * the device, so a demotion hands back "now minus installed".
-     */
-    struct plane_object *refs[PLANE_APP_MAX_OBJECTS];
-    struct plane_object *base[PLANE_APP_MAX_OBJECTS];
-    struct plane_merge merge[PLANE_APP_MAX_OBJECTS];
-    /*
-     * The update_id of each demotion in progress, by union key.  The engine
-     * gives every collect attempt a fresh ticket, but a retried DEMOTE must
-     * carry the same id so a device that merged the first attempt (whose
-     * answer was lost) recognises the retry and does not merge twice.
-     */
-    struct plane_object *demote_ids;
-    uint64_t next_demote_id;
-    struct sw_app_stats stats;
-};
-
-/*
- * A device's liveness, from the switch's heartbeats:
- *
- *   UP --heartbeat_misses periods unanswered--> DOWN (device_down, DEVMAP)
- *   DOWN --an answer--> UP + recovering (device_up, DEVMAP at recover_epoch)
- *   recovering --the device acked a DEVMAP of epoch >= recover_epoch, then
- *                answers a heartbeat sent after that ack with state UP (it
- *                answers INIT while re-learning its tables)-->
- *                plane_placement_recovered() for its RECOVERING logicals (DEVMAP)
- */
-struct sw_dev {
-    const struct plane_config_device *cfg;
-    bool up;
-    bool awaiting;          /* the last heartbeat is unanswered */
-    bool recovering;
-    uint32_t misses;        /* consecutive unanswered periods */
-    uint64_t downs;
-    uint64_t last_echo_ns;
-    uint64_t recover_epoch; /* the devmap epoch that made it RECOVERING */
-    uint64_t acked_epoch;   /* the newest devmap epoch it acknowledged */
-};
-
-struct sw_port {
-    struct plane_switch *sw;
-    size_t idx;
-    const struct plane_config_port *cfg;
-    struct plane_udp *udp;
-};
-
-struct plane_switch {
-    struct plane_daemon *d;
-    const struct plane_config *cfg;
-    uv_loop_t *loop;
-    uint16_t self;
-    struct plane_hasher hasher;
-    struct plane_placement pl;
-    bool pl_inited;
-
-    struct sw_app *apps;
-    size_t n_apps;
-    struct sw_dev *devs;
-    size_t n_devs;
-    struct sw_port *ports;
-    size_t n_ports;
-
-    struct plane_udp *ctl;
-    struct plane_rpc *rpc;
-    uv_timer_t hb_timer, age_timer, upd_timer;
-    bool timers_inited;
-
-    bool started, stopping;
-    int n_open;             /* handles (endpoints, rpc, timers) not yet closed */
-
-    struct plane_mp_zone zone;   /* decoded control bodies, cleared per message */
-    struct sw_bufs {
-        uint8_t frame[PLANE_WIRE_MAX_DATAGRAM];
-        uint8_t tx[PLANE_WIRE_MAX_DATAGRAM];
-        uint8_t body[PLANE_WIRE_MAX_DATAGRAM];
-    } *bufs;
-    struct sw_stats stats;
-};
-
-/* A two-phase update op waiting for a device's answer. */
-struct sw_op {
-    struct sw_app *a;
-    struct plane_flow_key key;
-    uint64_t ticket;
-    uint16_t dev;
-};
 
 static const struct plane_obj_desc sw_refs_desc = {
     .name = "refs", .kind = PLANE_OBJ_REGISTER, .key_fields = PLANE_FLOW_ALL,
@@ -299,6 +135,13 @@ sw_upd_timer_cb(uv_timer_t *t)
 
 /* T_idle aging: a slice of every flow manager per call, so a sweep spreads
  * over several calls and never stalls the loop. */
+/* Every T_e: a SYNC round (switch_sync.c). */
+static void
+sw_sync_timer_cb(uv_timer_t *t)
+{
+    plane_switch__sync_round(t->data);
+}
+
 static void
 sw_age_timer_cb(uv_timer_t *t)
 {
@@ -439,8 +282,8 @@ sw_serving(struct plane_switch *sw, const struct plane_flow_key *ukey)
     return plane_placement_device_of(&sw->pl, h);
 }
 
-static struct plane_rpc_call_opts
-sw_call_opts(const struct plane_switch *sw)
+struct plane_rpc_call_opts
+plane_switch__call_opts(const struct plane_switch *sw)
 {
     struct plane_rpc_call_opts o = {
         .timeout_ns = (uint64_t) sw->cfg->timers.rpc_timeout_ms * PLANE_NS_PER_MS,
@@ -468,7 +311,7 @@ sw_send_op(struct plane_switch *sw, struct sw_app *a, const struct plane_flow_ke
         return PLANE_ENOMEM;
     }
     *op = (struct sw_op) { .a = a, .key = *key, .ticket = ticket, .dev = dev };
-    struct plane_rpc_call_opts o = sw_call_opts(sw);
+    struct plane_rpc_call_opts o = plane_switch__call_opts(sw);
     int err = sw_send_call(sw, dev, type, w->len, cb, op, &o);
     if (err) {
         plane_free(op);
@@ -522,6 +365,7 @@ sw_op_remove(void *arg, const struct plane_flow_key *key)
 {
     struct sw_app *a = arg;
     (void) plane_object_delete_entry(a->demote_ids, key, sizeof *key);
+    plane_switch__sync_forget(a, key);
     for (uint16_t i = 0; i < plane_app_n_objects(a->app); i++) {
         if (!sw_obj_keyed(a, i)) {
             continue;
@@ -581,6 +425,13 @@ sw_op_collect(void *arg, const struct plane_flow_key *key, uint64_t ticket)
         err = PLANE_EPEER;
         goto fail;
     }
+    if (plane_switch__sync_pending(a, key)) {
+        /* A SYNC hand-back of this key is in flight: the DEMOTE hands
+         * back what is left after it, so wait for it (the engine retries). */
+        PLANE_CTR_INC(&a->stats, collect_waits);
+        plane_update_done(a->upd, ticket, PLANE_EAGAIN, plane_clock_now_ns());
+        return;
+    }
     struct plane_body_entry ents[PLANE_APP_MAX_OBJECTS];
     struct plane_flow_key keys[PLANE_APP_MAX_OBJECTS];
     uint8_t vals[PLANE_APP_MAX_OBJECTS][PLANE_OBJ_MAX_VALUE];
@@ -617,7 +468,7 @@ sw_op_collect(void *arg, const struct plane_flow_key *key, uint64_t ticket)
     if (idv) {
         memcpy(&update_id, idv, sizeof update_id);
     } else {
-        update_id = ++a->next_demote_id;
+        update_id = plane_switch__update_id(sw);
         if (plane_object_insert(a->demote_ids, key, sizeof *key, &update_id)) {
             PLANE_CTR_INC(&a->stats, object_full);
         }
@@ -883,7 +734,7 @@ sw_devmap_broadcast(struct plane_switch *sw)
             PLANE_ERR("device map does not fit a message");
             return;
         }
-        struct plane_rpc_call_opts o = sw_call_opts(sw);
+        struct plane_rpc_call_opts o = plane_switch__call_opts(sw);
         struct sw_dm *dm = plane_malloc(sizeof *dm);
         if (dm) {
             *dm = (struct sw_dm) { .sw = sw, .dev = dev->cfg->id, .epoch = sw->pl.epoch };
@@ -1080,6 +931,61 @@ sw_h_heartbeat(void *arg, struct plane_rpc *rpc, const struct plane_rpc_req *req
     struct plane_mp_writer w;
     plane_mp_writer_init(&w, sw->bufs->body, sizeof sw->bufs->body);
     plane_body_heartbeat_encode(&out, &w);
+    plane_rpc_respond(rpc, req->token, 0, w.buf, w.len);
+}
+
+/*
+ * ENTRY_READ by key at the switch (planectl, tests): the entries of its
+ * app copies, as a device answers them (docs/runtime.md); NOT_FOUND for a
+ * key that is not resident.  Scans are a device's business.
+ */
+static void
+sw_h_entry_read(void *arg, struct plane_rpc *rpc, const struct plane_rpc_req *req)
+{
+    struct plane_switch *sw = arg;
+    struct plane_body_entries b;
+    plane_mp_zone_clear(&sw->zone);
+    if (plane_body_entries_decode(req->ctl->body, req->ctl->body_len, &sw->zone, &b)) {
+        plane_rpc_respond(rpc, req->token, PLANE_EBADMSG, NULL, 0);
+        return;
+    }
+    struct sw_app *a = sw_app_find(sw, b.app_id);
+    if (!a) {
+        plane_rpc_respond(rpc, req->token, PLANE_ENOENT, NULL, 0);
+        return;
+    }
+    struct plane_body_entry *out = plane_mp_zone_calloc(&sw->zone, b.n_entries + 1,
+                                                        sizeof *out);
+    if (!out) {
+        plane_rpc_respond(rpc, req->token, PLANE_ENOMEM, NULL, 0);
+        return;
+    }
+    for (uint32_t i = 0; i < b.n_entries; i++) {
+        const struct plane_body_entry *e = &b.entries[i];
+        if (e->object_id >= plane_app_n_objects(a->app) || !sw_obj_keyed(a, e->object_id)
+            || e->key_len != plane_object_key_len(a->inst->objects[e->object_id])) {
+            plane_rpc_respond(rpc, req->token, PLANE_EINVAL, NULL, 0);
+            return;
+        }
+        const struct plane_object *o = a->inst->objects[e->object_id];
+        const void *v = plane_object_lookup(o, e->key, e->key_len);
+        bool reg = a->app->objs[e->object_id].kind == PLANE_OBJ_REGISTER;
+        out[i] = (struct plane_body_entry) {
+            .object_id = e->object_id,
+            .flags = (reg ? PLANE_ENTRY_F_SHARED : 0) | (v ? 0 : PLANE_ENTRY_F_NOT_FOUND),
+            .key = e->key, .key_len = e->key_len,
+            .value = v, .value_len = v ? (uint32_t) plane_object_value_len(o) : 0,
+        };
+    }
+    struct plane_body_entries resp = { .app_id = b.app_id, .n_entries = b.n_entries,
+                                       .entries = out };
+    struct plane_mp_writer w;
+    plane_mp_writer_init(&w, sw->bufs->tx, sizeof sw->bufs->tx);
+    int rc = plane_body_entries_encode(&resp, &w);
+    if (rc || w.overflow) {
+        plane_rpc_respond(rpc, req->token, rc ? rc : PLANE_EMSGSIZE, NULL, 0);
+        return;
+    }
     plane_rpc_respond(rpc, req->token, 0, w.buf, w.len);
 }
 
@@ -1326,6 +1232,7 @@ sw_app_uninit(struct sw_app *a)
     a->upd = NULL;
     plane_flowmgr_delete(a->fm);
     plane_object_delete(a->demote_ids);
+    plane_switch__sync_uninit(a);
     plane_app_inst_delete(a->inst);
     for (size_t i = 0; i < PLANE_APP_MAX_OBJECTS; i++) {
         plane_object_delete(a->refs[i]);
@@ -1366,9 +1273,6 @@ sw_app_init(struct plane_switch *sw, struct sw_app *a, const struct plane_config
             }
         }
     }
-    /* Demotion ids grow across restarts (incarnations do), so a device
-     * never mistakes a new demotion for one it already merged. */
-    a->next_demote_id = sw->d->incarnation;
     a->demote_ids = plane_object_new(&sw_ids_desc, cfg->flow_manager_entries, &sw->hasher);
     if (!a->demote_ids) {
         return PLANE_ENOMEM;
@@ -1379,9 +1283,14 @@ sw_app_init(struct plane_switch *sw, struct sw_app *a, const struct plane_config
                   cfg->flow_manager_entries);
         return PLANE_ENOMEM;
     }
+    if (plane_switch__sync_init(a)) {
+        return PLANE_ENOMEM;
+    }
+    /* Retries cover a SYNC hand-back in flight (collect waits for it) and
+     * the device answering late: about 64 T_flush. */
     struct plane_update_config ucfg = {
         .t_flush_ns = (uint64_t) sw->cfg->timers.flush_ms * PLANE_NS_PER_MS,
-        .max_retries = 8,
+        .max_retries = 64,
     };
     struct plane_update_ops ops = {
         .install_entries = sw_op_install,
@@ -1407,6 +1316,9 @@ plane_switch_new(struct plane_daemon *d)
     sw->cfg = cfg;
     sw->loop = &d->loop;
     sw->self = d->self_id;
+    /* Hand-back ids grow across restarts (incarnations do: wall-clock ns),
+     * so a device never mistakes a new hand-back for one it merged. */
+    sw->next_update_id = d->incarnation;
     sw->bufs = plane_malloc(sizeof *sw->bufs);
     sw->apps = plane_calloc(cfg->n_apps ? cfg->n_apps : 1, sizeof *sw->apps);
     sw->devs = plane_calloc(cfg->n_devices ? cfg->n_devices : 1, sizeof *sw->devs);
@@ -1504,8 +1416,10 @@ plane_switch_start(struct plane_switch *sw)
     uv_timer_init(sw->loop, &sw->hb_timer);
     uv_timer_init(sw->loop, &sw->age_timer);
     uv_timer_init(sw->loop, &sw->upd_timer);
+    uv_timer_init(sw->loop, &sw->sync_timer);
     sw->hb_timer.data = sw->age_timer.data = sw->upd_timer.data = sw;
-    sw->n_open += 3;
+    sw->sync_timer.data = sw;
+    sw->n_open += 4;
     sw->timers_inited = true;
 
     /* The control endpoint accepts any authenticated sender (planectl asks
@@ -1532,6 +1446,7 @@ plane_switch_start(struct plane_switch *sw)
     plane_rpc_set_handler(sw->rpc, PLANE_MSG_HEARTBEAT, sw_h_heartbeat, sw);
     plane_rpc_set_handler(sw->rpc, PLANE_MSG_POP_REPORT, sw_h_pop, sw);
     plane_rpc_set_handler(sw->rpc, PLANE_MSG_STATS, sw_h_stats, sw);
+    plane_rpc_set_handler(sw->rpc, PLANE_MSG_ENTRY_READ, sw_h_entry_read, sw);
     plane_rpc_set_handler(sw->rpc, PLANE_MSG_DEVMAP_UPDATE, sw_h_refuse, sw);
 
     for (size_t i = 0; i < sw->n_ports; i++) {
@@ -1547,11 +1462,13 @@ plane_switch_start(struct plane_switch *sw)
     uint64_t age = sw->cfg->timers.idle_ms / 4 ? sw->cfg->timers.idle_ms / 4 : 1;
     uv_timer_start(&sw->hb_timer, sw_hb_timer_cb, hb, hb);
     uv_timer_start(&sw->age_timer, sw_age_timer_cb, age, age);
+    uint64_t te = sw->cfg->timers.sync_interval_ms;
+    uv_timer_start(&sw->sync_timer, sw_sync_timer_cb, te, te);
 
     struct plane_mp_writer w;
     for (size_t i = 0; i < sw->n_devs; i++) {
         if (sw_encode_hello(sw, &w) == 0) {
-            struct plane_rpc_call_opts o = sw_call_opts(sw);
+            struct plane_rpc_call_opts o = plane_switch__call_opts(sw);
             if (sw_send_call(sw, sw->devs[i].cfg->id, PLANE_MSG_HELLO, w.len, sw_hello_cb,
                              sw, &o) == 0) {
                 PLANE_CTR_INC(&sw->stats, hello_sent);
@@ -1591,6 +1508,7 @@ plane_switch_stop(struct plane_switch *sw)
         uv_close((uv_handle_t *) &sw->hb_timer, sw_handle_closed);
         uv_close((uv_handle_t *) &sw->age_timer, sw_handle_closed);
         uv_close((uv_handle_t *) &sw->upd_timer, sw_handle_closed);
+        uv_close((uv_handle_t *) &sw->sync_timer, sw_handle_closed);
     }
 }
 

@@ -71,6 +71,7 @@ struct env {
     int r_inserts;            /* mapping inserts replicated to us */
     int r_merges;             /* register merges replicated to us */
     uint64_t r_merged;        /* the sum of their operands */
+    int r_seen_ids;           /* hand-back update ids streamed to us */
     uint64_t r_last_id;       /* mapping value of the last insert */
     int r_reads;              /* ENTRY_READ scans answered */
     struct plane_flow_key r_flow;   /* the one mapping the replica holds */
@@ -297,6 +298,10 @@ r_on_insert(void *arg, struct plane_rpc *rpc, const struct plane_rpc_req *req)
      * register merges, packets in order (several per message). */
     for (uint32_t i = 0; i < u.entries.n_entries; i++) {
         const struct plane_body_entry *e = &u.entries.entries[i];
+        if (e->object_id == 0xfffd) {
+            E.r_seen_ids++;       /* a hand-back's update id, merged once */
+            continue;
+        }
         assert_int_equal(e->value_len, 8);
         if (e->flags & PLANE_ENTRY_F_MERGE) {
             assert_true(e->object_id == OBJ_PKTS || e->object_id == OBJ_PER_SRC);
@@ -700,17 +705,17 @@ test_device_end_to_end(void **state)
     }
     assert_int_equal(plane_device_stats(E.dev)->demote_dups, 1);
 
-    /* 5b. SYNC (the device is a responder; entries are tracked on demand):
-     * round 1 from a fresh switch adopts nothing and returns the device's
-     * value; round 2 brings the switch's own 5 packets. */
-    for (uint64_t round = 1; round <= 2; round++) {
-        uint64_t snap = round == 1 ? 0 : 15 + 5, hist = round == 1 ? 0 : 15;
+    /* 5b. SYNC: the switch hands back its 5 packets under update id 77;
+     * the answer carries the device's value after the merge.  The same id
+     * again (a retry after a lost answer) is not merged twice. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        uint64_t sdelta = 5, uid = 77;
         struct plane_body_sync_item it = {
             .object_id = OBJ_PKTS, .key = (const uint8_t *) &flows[0],
-            .key_len = sizeof flows[0], .snapshot = (const uint8_t *) &snap,
-            .snapshot_len = 8, .history = (const uint8_t *) &hist, .history_len = 8,
+            .key_len = sizeof flows[0], .snapshot = (const uint8_t *) &sdelta,
+            .snapshot_len = 8, .history = (const uint8_t *) &uid, .history_len = 8,
         };
-        struct plane_body_sync sb = { .app_id = APP_ID, .epoch = 0, .round = round,
+        struct plane_body_sync sb = { .app_id = APP_ID, .epoch = 0, .round = 1,
                                       .n_items = 1, .items = &it };
         plane_mp_writer_init(&w, buf, sizeof buf);
         assert_int_equal(plane_body_sync_encode(&sb, &w), 0);
@@ -718,14 +723,17 @@ test_device_end_to_end(void **state)
         union plane_body su;
         resp_decode(PLANE_MSG_SYNC, &su);
         assert_int_equal(su.sync.n_items, 1);
-        uint64_t dsnap;
+        uint64_t dval, echo;
         assert_int_equal(su.sync.items[0].snapshot_len, 8);
-        memcpy(&dsnap, su.sync.items[0].snapshot, 8);
-        assert_int_equal(dsnap, 15);      /* the device's value before the step */
+        memcpy(&dval, su.sync.items[0].snapshot, 8);
+        memcpy(&echo, su.sync.items[0].history, 8);
+        assert_int_equal(dval, 20);
+        assert_int_equal(echo, 77);
     }
     read_entries(&flows[0], v, present);
     assert_int_equal(v[1], 20);
-    assert_int_equal(plane_device_stats(E.dev)->sync_tracked, 1);
+    assert_int_equal(plane_device_stats(E.dev)->sync_merged, 1);
+    assert_int_equal(plane_device_stats(E.dev)->sync_dups, 1);
     /* Undo the switch's 5 for the packet counts checked below. */
     {
         uint64_t back = (uint64_t) -5;
