@@ -33,6 +33,9 @@
  *     rpc_timeout_ms: 50                                           [1, 3600000]
  *     rpc_retries: 8                                               [0, 1000]
  *     popularity_interval_ms: 100                                  [1, 3600000]
+ *     popularity_threshold: 64        a key whose packet count (halved every
+ *                                     popularity interval) reaches this is
+ *                                     reported hot              [1, 2^30]
  *   switch:                             required
  *     id: U16                           unique among switch and devices
  *     name: NAME
@@ -135,6 +138,7 @@ struct plane_config_timers {
     uint32_t rpc_timeout_ms;
     uint32_t rpc_retries;
     uint32_t popularity_interval_ms;
+    uint32_t popularity_threshold;    /* decayed packets that make a key hot */
 };
 
 struct plane_config_port {

@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/mp.h"
 #include "common/pool.h"
+#include "common/rate.h"
 #include "common/rpc.h"
 #include "common/udp.h"
 #include "common/wire.h"
@@ -54,24 +55,6 @@ plane_device__find_app(struct plane_device *dev, uint16_t app_id)
 }
 
 /* ---- data path ---------------------------------------------------------- */
-
-/* Token bucket as virtual time: each packet costs 1/rate s of it. */
-static bool
-dev_rate_allow(struct plane_device *dev, uint64_t now)
-{
-    if (!dev->cost_ns) {
-        return true;
-    }
-    uint64_t floor_ns = now > DEV_RATE_BURST_NS ? now - DEV_RATE_BURST_NS : 0;
-    if (dev->tb_ns < floor_ns) {
-        dev->tb_ns = floor_ns;
-    }
-    if (dev->tb_ns > now) {
-        return false;
-    }
-    dev->tb_ns += dev->cost_ns;
-    return true;
-}
 
 /* Sends the held packet's reply to the switch and frees its buffer. */
 static void
@@ -344,7 +327,7 @@ dev_on_data(void *arg, struct plane_udp *udp, uint16_t peer,
         return;
     }
     uint64_t now = plane_clock_now_ns();
-    if (!dev_rate_allow(dev, now)) {
+    if (!plane_rate_allow(&dev->rate, now)) {
         PLANE_CTR_INC(&dev->stats, rate_limited);
         return;
     }
@@ -546,6 +529,7 @@ dev_load_apps(struct plane_device *dev)
         plane_pop_params_default(&pp);
         pp.seed = cfg->rack.hash_seed;
         pp.epoch_ns = (uint64_t) cfg->timers.popularity_interval_ms * PLANE_NS_PER_MS;
+        pp.hot_threshold = cfg->timers.popularity_threshold;
         int rc = plane_pop_tracker_init(&a->pop, &pp);
         if (rc) {
             return rc;
@@ -578,10 +562,7 @@ plane_device_new(struct plane_daemon *d)
     dev->cfg = d->cfg;
     dev->self = self;
     dev->sw_id = d->cfg->sw.id;
-    dev->cost_ns = self->rate_pps ? PLANE_NS_PER_SEC / self->rate_pps : 0;
-    if (self->rate_pps && !dev->cost_ns) {
-        dev->cost_ns = 1;
-    }
+    plane_rate_init(&dev->rate, self->rate_pps, DEV_RATE_BURST_NS);
     int rc = plane_hasher_init(&dev->hasher, &d->cfg->rack.hash_seed, sizeof(uint64_t));
     if (!rc) {
         rc = plane_placement_init_config(&dev->pl, d->cfg, 0);

@@ -12,6 +12,7 @@
 #include "common/hash.h"
 #include "common/mp.h"
 #include "common/pool.h"
+#include "common/rate.h"
 #include "common/wire.h"
 #include "ctx.h"
 #include "device.h"
@@ -161,8 +162,7 @@ struct plane_device {
     uint32_t lat_cap, lat_head, lat_tail;
     uv_timer_t lat_timer;
     bool lat_timer_inited;
-    uint64_t tb_ns;                   /* rate cap: virtual time of the bucket */
-    uint64_t cost_ns;                 /* ns per packet at rate_pps (0: no cap) */
+    struct plane_rate rate;           /* rate_pps cap */
     struct plane_run_result res;
     uint8_t tx[PLANE_WIRE_MAX_DATAGRAM];
     struct plane_device_stats stats;

@@ -590,6 +590,10 @@ sw_port_rx(void *arg, struct plane_udp *udp, uint16_t peer, const struct sockadd
     if (sw->stopping || len > sizeof sw->bufs->frame) {
         return;
     }
+    if (!plane_rate_allow(&sw->rate, plane_clock_now_ns())) {
+        PLANE_CTR_INC(&sw->stats, rate_limited);
+        return;
+    }
     struct plane_pkt pkt;
     if (plane_pkt_parse(buf, len, &pkt)) {
         PLANE_CTR_INC(&sw->stats, parse_error);
@@ -1316,6 +1320,8 @@ plane_switch_new(struct plane_daemon *d)
     sw->cfg = cfg;
     sw->loop = &d->loop;
     sw->self = d->self_id;
+    /* The switch's rate_pps (0: unlimited) caps its ingress, as a device's. */
+    plane_rate_init(&sw->rate, cfg->sw.rate_pps, 20 * PLANE_NS_PER_MS);
     /* Hand-back ids grow across restarts (incarnations do: wall-clock ns),
      * so a device never mistakes a new hand-back for one it merged. */
     sw->next_update_id = d->incarnation;

@@ -10,6 +10,7 @@
 #include "common/counters.h"
 #include "common/hash.h"
 #include "common/mp.h"
+#include "common/rate.h"
 #include "common/wire.h"
 #include "merge.h"
 #include "object.h"
@@ -27,6 +28,7 @@ struct plane_update;
 /* Whole-switch counters: every drop has a reason here. */
 #define SW_COUNTERS(X)                                                         \
     X(rx_frames)          /* frames received on ports */                       \
+    X(rate_limited)       /* dropped: over the switch's rate_pps */            \
     X(parse_error)        /* dropped: frame does not parse */                  \
     X(non_ip)             /* dropped: no IP flow key to classify */            \
     X(no_app)             /* dropped: no app's traffic class matches */        \
@@ -180,6 +182,7 @@ struct plane_switch {
     struct plane_udp *ctl;
     struct plane_rpc *rpc;
     uv_timer_t hb_timer, age_timer, upd_timer, sync_timer;
+    struct plane_rate rate;           /* rate_pps cap on port ingress */
     uint64_t next_update_id;          /* DEMOTE and SYNC hand-backs, rack-unique */
     uint64_t sync_round;
     bool timers_inited;
