@@ -178,7 +178,7 @@ plane_auth_check_replay(struct plane_auth *auth, uint16_t sender,
         return PLANE_ENOSPC;
     }
     if (!p->win.started || incarnation > p->win.incarnation) {
-        if (p->win.started) {
+        if (p->win.started && sender != PLANE_CLIENT_ID) {
             PLANE_INFO("sender %u restarted: incarnation %#llx -> %#llx", sender,
                        (unsigned long long) p->win.incarnation,
                        (unsigned long long) incarnation);

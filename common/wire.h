@@ -49,6 +49,9 @@ struct plane_wire_data {
 };
 
 #define PLANE_DEV_NONE 0xffffu
+/* The sender id of control clients (planectl, programs using plane_client_*):
+ * not a device of the rack, one new incarnation per run. */
+#define PLANE_CLIENT_ID 0xfffeu
 
 /* Control messages are requests or responses. */
 enum plane_wire_ctl_kind {

@@ -1122,6 +1122,8 @@ plane_switch_stats_foreach(const struct plane_switch *sw, plane_switch_stat_fn f
         fn(arg, p, plane_flowmgr_count(a->fm));
         snprintf(p, sizeof p, "app.%s.fm.capacity", an);
         fn(arg, p, plane_flowmgr_capacity(a->fm));
+        snprintf(p, sizeof p, "app.%s.sync_lag_ms", an);
+        fn(arg, p, a->sync_ok_ns ? plane_switch__sync_lag_ms(a, plane_clock_now_ns()) : 0);
         snprintf(p, sizeof p, "app.%s.update.", an);
         sw_visit_group(p, plane_update_stats(a->upd), plane_update_n_counters, NULL,
                        plane_update_counter_names, fn, arg);

@@ -131,6 +131,8 @@ struct sw_app {
     struct plane_object *sync_pend[PLANE_APP_MAX_OBJECTS];
     struct plane_object *sync_sent[PLANE_APP_MAX_OBJECTS];
     uint32_t sync_calls;              /* SYNC calls in flight */
+    bool sync_failed;                 /* a call of the current round failed */
+    uint64_t sync_ok_ns;              /* when a round last completed in full */
     struct sw_app_stats stats;
 };
 
@@ -215,6 +217,8 @@ int plane_switch__sync_init(struct sw_app *a);
 void plane_switch__sync_uninit(struct sw_app *a);
 /* One T_e round: hands back every resident per-flow register entry's news. */
 void plane_switch__sync_round(struct plane_switch *sw);
+/* Milliseconds since app a's last complete SYNC round (0: never behind). */
+uint64_t plane_switch__sync_lag_ms(const struct sw_app *a, uint64_t now_ns);
 /* True when a hand-back of one of key's entries is in flight. */
 bool plane_switch__sync_pending(const struct sw_app *a, const struct plane_flow_key *key);
 /* Forgets key's SYNC state (the key's entries are being removed). */

@@ -180,6 +180,7 @@ sync_done(void *arg, struct plane_rpc *rpc, int status, const struct plane_wire_
     }
     if (status) {
         /* Pending items stay pending: the next round re-sends them. */
+        a->sync_failed = true;
         PLANE_CTR_INC(&a->stats, sync_errors);
         if (status != PLANE_ECANCELED) {
             PLANE_DBG_RL(&rl, "app %s: SYNC failed: %s", a->cfg->name,
@@ -194,6 +195,15 @@ sync_done(void *arg, struct plane_rpc *rpc, int status, const struct plane_wire_
     for (uint32_t j = 0; j < b.n_items; j++) {
         sync_fold(a, &b.items[j]);
     }
+    if (!a->sync_calls && !a->sync_failed) {
+        a->sync_ok_ns = plane_clock_now_ns();
+    }
+}
+
+uint64_t
+plane_switch__sync_lag_ms(const struct sw_app *a, uint64_t now_ns)
+{
+    return now_ns > a->sync_ok_ns ? (now_ns - a->sync_ok_ns) / PLANE_NS_PER_MS : 0;
 }
 
 /* A batch of items for one logical device. */
@@ -351,11 +361,13 @@ plane_switch__sync_round(struct plane_switch *sw)
         if (a->sync_calls || !a->inst) {
             continue;        /* the previous round is still out */
         }
+        a->sync_failed = false;
         bool synced = false;
         for (uint16_t i = 0; i < plane_app_n_objects(a->app); i++) {
             synced |= a->sync_pend[i] && plane_object_count(a->base[i]);
         }
         if (!synced) {
+            a->sync_ok_ns = plane_clock_now_ns();   /* nothing to sync: in sync */
             continue;
         }
         if (!bt) {
@@ -365,6 +377,9 @@ plane_switch__sync_round(struct plane_switch *sw)
             }
         }
         sync_app_round(a, bt);
+        if (!a->sync_calls && !a->sync_failed) {
+            a->sync_ok_ns = plane_clock_now_ns();   /* nothing had news */
+        }
     }
     plane_free(bt);
 }
