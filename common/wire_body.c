@@ -556,6 +556,14 @@ int
 plane_wire_body_decode_any(int msg_type, bool is_response, const uint8_t *body,
                            size_t len, struct plane_mp_zone *z, union plane_body *out)
 {
+    if (msg_type == PLANE_MSG_STATS && !is_response
+        && (len == 0 || (len == 1 && body[0] == 0xc0))) {
+        /* A STATS request without a body (none, or nil as an empty body
+         * is sent) asks for every counter (common/statpage.h). */
+        out->stats.n_stats = 0;
+        out->stats.stats = NULL;
+        return 0;
+    }
     switch (plane_wire_body_kind(msg_type, is_response)) {
 #define PLANE_BODY_DECODE_CASE_(K)                                             \
     case PLANE_BODY_##K:                                                       \

@@ -31,8 +31,8 @@
     X(POP_REPORT,    10, pop,        empty)                                    \
     /* The logical -> physical device map changed (failover, recovery). */    \
     X(DEVMAP_UPDATE, 11, devmap,     empty)                                    \
-    /* Read named counters. */                                                 \
-    X(STATS,         12, empty,      stats)                                    \
+    /* Read named counters (request: name prefixes and ".offset"; statpage.h). */ \
+    X(STATS,         12, stats,      stats)                                    \
     /* Load an app module on a device. */                                      \
     X(APP_DEPLOY,    13, app_deploy, empty)
 

@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/rpc.h"
+#include "common/statpage.h"
 #include "common/udp.h"
 #include "common/wire_body.h"
 #include "daemon.h"
@@ -836,47 +837,30 @@ h_devmap(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc
     plane_rpc_respond(rpc, req->token, rc, NULL, 0);
 }
 
-/* Adds "prefix.name" = value to the STATS answer being built. */
-static void
-stat_add(struct plane_device *dev, struct plane_body_stat *st, uint32_t *n,
-         const char *prefix, const char *name, uint64_t value)
-{
-    if (*n >= DEV_STATS_MAX || !name) {
-        return;
-    }
-    char buf[128];
-    int len = snprintf(buf, sizeof buf, "%s.%s", prefix, name);
-    if (len < 0 || (size_t) len >= sizeof buf) {
-        return;
-    }
-    const char *s = plane_mp_zone_strndup(&dev->zone, buf, (size_t) len);
-    if (s) {
-        st[(*n)++] = (struct plane_body_stat) { .name = s, .value = value };
-    }
-}
-
+/* STATS: this device's counters, filtered and paged (common/statpage.h). */
 static void
 h_stats(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc_req *req,
         const union plane_body *u)
 {
-    (void) u;
-    struct plane_body_stat *st = plane_mp_zone_calloc(&dev->zone, DEV_STATS_MAX, sizeof *st);
-    if (!st) {
+    struct plane_stat_page pg;
+    if (plane_stat_page_init(&pg, &u->stats, &dev->zone, DEV_STATS_MAX,
+                             PLANE_STAT_PAGE_BUDGET)) {
         plane_rpc_respond(rpc, req->token, PLANE_ENOMEM, NULL, 0);
         return;
     }
-    uint32_t n = 0;
     for (size_t i = 0; i < PLANE_DEVICE_N_COUNTERS; i++) {
-        stat_add(dev, st, &n, "device", plane_device_counter_names[i],
-                 plane_counters_get(&dev->stats, i));
+        plane_stat_page_add2(&pg, "device", plane_device_counter_names[i],
+                             plane_counters_get(&dev->stats, i));
     }
+    plane_stat_page_add2(&pg, "device", "held_now",
+                         DEV_HELD_PACKETS - plane_pool_avail(&dev->held));
     const struct plane_udp_stats *us = plane_udp_stats(dev->udp);
     for (size_t i = 0; i < sizeof *us / sizeof(uint64_t); i++) {
-        stat_add(dev, st, &n, "udp", plane_udp_counter_name(i), plane_counters_get(us, i));
+        plane_stat_page_add2(&pg, "udp", plane_udp_counter_name(i), plane_counters_get(us, i));
     }
     const struct plane_rpc_stats *rs = plane_rpc_stats(dev->rpc);
     for (size_t i = 0; i < sizeof *rs / sizeof(uint64_t); i++) {
-        stat_add(dev, st, &n, "rpc", plane_rpc_counter_name(i), plane_counters_get(rs, i));
+        plane_stat_page_add2(&pg, "rpc", plane_rpc_counter_name(i), plane_counters_get(rs, i));
     }
     for (size_t i = 0; i < dev->n_apps; i++) {
         struct dev_app *a = &dev->apps[i];
@@ -887,27 +871,30 @@ h_stats(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc_
         snprintf(prefix, sizeof prefix, "app.%s", a->cfg->name);
         const struct plane_app_inst_stats *is = plane_app_inst_stats(a->inst);
         for (size_t j = 0; j < PLANE_APP_INST_N_COUNTERS; j++) {
-            stat_add(dev, st, &n, prefix, plane_app_inst_counter_names[j],
-                     plane_counters_get(is, j));
+            plane_stat_page_add2(&pg, prefix, plane_app_inst_counter_names[j],
+                                 plane_counters_get(is, j));
         }
         snprintf(prefix, sizeof prefix, "pop.%s", a->cfg->name);
         for (size_t j = 0; j < PLANE_POP_N_COUNTERS; j++) {
-            stat_add(dev, st, &n, prefix, plane_pop_counter_names[j],
-                     plane_counters_get(&a->pop.stats, j));
+            plane_stat_page_add2(&pg, prefix, plane_pop_counter_names[j],
+                                 plane_counters_get(&a->pop.stats, j));
         }
         snprintf(prefix, sizeof prefix, "obj.%s", a->cfg->name);
         for (uint16_t j = 0; j < plane_app_n_objects(a->app); j++) {
             struct plane_object *o = plane_app_inst_object(a->inst, j);
-            stat_add(dev, st, &n, prefix, plane_object_name(o), plane_object_count(o));
+            plane_stat_page_add2(&pg, prefix, plane_object_name(o), plane_object_count(o));
         }
     }
     for (size_t i = 0; i < PLANE_PLACEMENT_N_COUNTERS; i++) {
-        stat_add(dev, st, &n, "placement", plane_placement_counter_names[i],
-                 plane_counters_get(&dev->pl.stats, i));
+        plane_stat_page_add2(&pg, "placement", plane_placement_counter_names[i],
+                             plane_counters_get(&dev->pl.stats, i));
     }
-    stat_add(dev, st, &n, "placement", "epoch", dev->pl.epoch);
-    stat_add(dev, st, &n, "device", "held_now", DEV_HELD_PACKETS - plane_pool_avail(&dev->held));
-    struct plane_body_stats out = { .n_stats = n, .stats = st };
+    plane_stat_page_add2(&pg, "placement", "epoch", dev->pl.epoch);
+    struct plane_body_stats out;
+    if (plane_stat_page_finish(&pg, &out)) {
+        plane_rpc_respond(rpc, req->token, PLANE_ENOMEM, NULL, 0);
+        return;
+    }
     DEV_RESPOND(dev, rpc, req->token, stats, &out);
 }
 

@@ -20,6 +20,7 @@
 #include "common/mp.h"
 #include "common/pkt.h"
 #include "common/rpc.h"
+#include "common/statpage.h"
 #include "common/udp.h"
 #include "common/wire.h"
 #include "common/wire_body.h"
@@ -1167,53 +1168,39 @@ plane_switch_stat(const struct plane_switch *sw, const char *name, uint64_t *val
     return 0;
 }
 
-struct sw_stat_collect {
-    struct plane_mp_zone *z;
-    struct plane_body_stat *items;
-    uint32_t n, cap;
-    bool oom;
-};
-
 static void
-sw_stat_collect_fn(void *arg, const char *name, uint64_t value)
+sw_stat_page_fn(void *arg, const char *name, uint64_t value)
 {
-    struct sw_stat_collect *c = arg;
-    if (!c->items) {
-        c->cap++;
-        return;
-    }
-    if (c->n >= c->cap) {
-        return;
-    }
-    size_t len = strlen(name) + 1;
-    char *s = plane_mp_zone_alloc(c->z, len);
-    if (!s) {
-        c->oom = true;
-        return;
-    }
-    memcpy(s, name, len);
-    c->items[c->n++] = (struct plane_body_stat) { .name = s, .value = value };
+    plane_stat_page_add(arg, name, value);
 }
 
+/* STATS: the switch's counters, filtered and paged (common/statpage.h). */
 static void
 sw_h_stats(void *arg, struct plane_rpc *rpc, const struct plane_rpc_req *req)
 {
     struct plane_switch *sw = arg;
-    struct sw_stat_collect c = { .z = &sw->zone };
     PLANE_CTR_INC(&sw->stats, stats_requests);
     plane_mp_zone_clear(&sw->zone);
-    plane_switch_stats_foreach(sw, sw_stat_collect_fn, &c);   /* count */
-    c.items = plane_mp_zone_calloc(&sw->zone, c.cap ? c.cap : 1, sizeof *c.items);
-    if (!c.items) {
+    struct plane_body_stats filter;
+    union plane_body u;
+    if (plane_wire_body_decode_any(PLANE_MSG_STATS, false, req->ctl->body, req->ctl->body_len,
+                                   &sw->zone, &u)) {
+        plane_rpc_respond(rpc, req->token, PLANE_EBADMSG, NULL, 0);
+        return;
+    }
+    filter = u.stats;
+    struct plane_stat_page pg;
+    if (plane_stat_page_init(&pg, &filter, &sw->zone, 1024,
+                             PLANE_STAT_PAGE_BUDGET)) {
         plane_rpc_respond(rpc, req->token, PLANE_ENOMEM, NULL, 0);
         return;
     }
-    plane_switch_stats_foreach(sw, sw_stat_collect_fn, &c);   /* fill */
-    struct plane_body_stats body = { .n_stats = c.n, .stats = c.items };
+    plane_switch_stats_foreach(sw, sw_stat_page_fn, &pg);
+    struct plane_body_stats body;
     struct plane_mp_writer w;
-    /* Leave room for the envelope and MAC. */
     plane_mp_writer_init(&w, sw->bufs->body, sizeof sw->bufs->body - 256);
-    if (c.oom || plane_body_stats_encode(&body, &w) || w.overflow) {
+    if (plane_stat_page_finish(&pg, &body) || plane_body_stats_encode(&body, &w)
+        || w.overflow) {
         PLANE_CTR_INC(&sw->stats, stats_too_large);
         plane_rpc_respond(rpc, req->token, PLANE_EMSGSIZE, NULL, 0);
         return;

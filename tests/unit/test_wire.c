@@ -202,7 +202,7 @@ struct body_case {
 };
 
 static const struct body_case body_cases[] = {
-    { "empty", PLANE_BODY_empty, PLANE_MSG_STATS, false, &empty_fx, GOLDEN_EMPTY },
+    { "empty", PLANE_BODY_empty, PLANE_MSG_POP_REPORT, true, &empty_fx, GOLDEN_EMPTY },
     { "hello", PLANE_BODY_hello, PLANE_MSG_HELLO, false, &hello_fx, GOLDEN_HELLO },
     { "heartbeat", PLANE_BODY_heartbeat, PLANE_MSG_HEARTBEAT, true, &hb_fx,
       GOLDEN_HEARTBEAT },
