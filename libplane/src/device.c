@@ -535,6 +535,10 @@ dev_load_apps(struct plane_device *dev)
             return rc;
         }
         a->pop_inited = true;
+        /* The same key -> logical mapping as the switch's for this app. */
+        if (plane_placement_set_init(&a->lset, &dev->pl, cfg, a->app->desc->features)) {
+            return PLANE_ENOMEM;
+        }
         a->seen = plane_object_new(&seen_desc, DEV_SEEN_IDS, &dev->hasher);
         a->seen_ring = plane_calloc(DEV_SEEN_IDS, sizeof *a->seen_ring);
         if (!a->seen || !a->seen_ring) {
@@ -730,6 +734,7 @@ plane_device_delete(struct plane_device *dev)
         struct dev_app *a = &dev->apps[i];
         plane_object_delete(a->seen);
         plane_free(a->seen_ring);
+        plane_placement_set_uninit(&a->lset);
         if (a->pop_inited) {
             plane_pop_tracker_uninit(&a->pop);
         }

@@ -402,7 +402,8 @@ dev_scan(struct plane_device *dev, struct dev_app *a, const struct plane_body_en
             if (by_shard && klen == sizeof(struct plane_flow_key)) {
                 struct plane_flow_key fk;
                 memcpy(&fk, k, sizeof fk);
-                uint16_t l = plane_placement_logical_of(pl, plane_hash_flow_key(&dev->hasher, &fk));
+                uint16_t l = plane_placement_logical_in(pl, &a->lset,
+                                                       plane_hash_flow_key(&dev->hasher, &fk));
                 if (l >= pl->n_logical || !want[l]) {
                     continue;
                 }
@@ -727,7 +728,8 @@ h_demote(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc
     struct plane_flow_key fk;
     uint16_t ldev = PLANE_DEV_NONE;
     if (n_fwd && !dev_union_key(b->union_key, b->union_key_len, &fk)) {
-        ldev = plane_placement_logical_of(&dev->pl, plane_hash_flow_key(&dev->hasher, &fk));
+        ldev = plane_placement_logical_in(&dev->pl, &a->lset,
+                                         plane_hash_flow_key(&dev->hasher, &fk));
     }
     struct plane_mp_writer w;
     plane_mp_writer_init(&w, dev->tx, sizeof dev->tx);
@@ -792,7 +794,8 @@ h_sync(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc_r
         if (ldev == PLANE_DEV_NONE && it->key_len == sizeof(struct plane_flow_key)) {
             struct plane_flow_key fk;
             memcpy(&fk, it->key, sizeof fk);
-            ldev = plane_placement_logical_of(&dev->pl, plane_hash_flow_key(&dev->hasher, &fk));
+            ldev = plane_placement_logical_in(&dev->pl, &a->lset,
+                                         plane_hash_flow_key(&dev->hasher, &fk));
         }
         uint8_t *v = vals + (size_t) n_out * PLANE_OBJ_MAX_VALUE;
         (void) plane_object_get(obj, it->key, it->key_len, v);

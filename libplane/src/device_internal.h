@@ -67,6 +67,7 @@ struct dev_app {
     struct plane_app_inst *inst;
     struct plane_pop_tracker pop;
     bool pop_inited;
+    struct plane_placement_set lset;  /* logicals the app's keys map to */
     struct plane_object *seen;        /* update ids merged (set) ... */
     uint64_t *seen_ring;              /* ... and their order, to forget the oldest */
     uint32_t seen_pos;

@@ -289,10 +289,13 @@ repl_kick(struct plane_device *dev, struct dev_repl_stream *s)
             rc = PLANE_EMSGSIZE;
         }
         if (!rc) {
-            /* Packets wait for this: retransmit at the base timeout without
-             * backing off, so a peer that died just now (before heartbeats
-             * tell) holds them for at most (retries + 1) timeouts. */
-            uint64_t t = (uint64_t) dev->cfg->timers.rpc_timeout_ms * PLANE_NS_PER_MS;
+            /* Packets wait for this, and the whole stream behind it: resend
+             * at a fifth of the RPC timeout (at least 2 ms) without backing
+             * off, so one lost datagram stalls the stream briefly (a
+             * spurious resend is answered from the duplicate cache), and a
+             * peer that died holds it only until the heartbeats tell. */
+            uint64_t t = (uint64_t) dev->cfg->timers.rpc_timeout_ms * PLANE_NS_PER_MS / 5;
+            t = t < 2 * PLANE_NS_PER_MS ? 2 * PLANE_NS_PER_MS : t;
             struct plane_rpc_call_opts o = { .timeout_ns = t, .max_backoff_ns = t };
             rc = plane_rpc_call(dev->rpc, s->peer, PLANE_MSG_ENTRY_UPDATE, w.buf, w.len, &o,
                                 repl_done, s, &s->call_id);

@@ -281,6 +281,75 @@ plane_placement_logical_of(const struct plane_placement *pl, uint64_t key_hash)
     return pl->shard_logical[plane_hash_shard(key_hash, pl->n_shards)];
 }
 
+int
+plane_placement_set_init(struct plane_placement_set *s, const struct plane_placement *pl,
+                         const struct plane_config *cfg, uint32_t features)
+{
+    s->ids = NULL;
+    s->n = 0;
+    if (!features || !pl->n_logical) {
+        return 0;
+    }
+    uint16_t *ids = plane_calloc(pl->n_logical, sizeof *ids);
+    if (!ids) {
+        return PLANE_ENOMEM;
+    }
+    uint32_t n = 0;
+    bool all = true;
+    for (uint32_t l = 0; l < pl->n_logical; l++) {
+        const struct plane_placement_logical *lg = plane_placement_get_logical(pl, (uint16_t) l);
+        if (!lg) {
+            continue;
+        }
+        const struct plane_config_device *d = plane_config_find_device_by_id(cfg, lg->primary);
+        if (d && (d->features & features) == features) {
+            ids[n++] = (uint16_t) l;
+        } else {
+            all = false;
+        }
+    }
+    if (all || n == 0) {
+        plane_free(ids);
+        return 0;
+    }
+    s->ids = ids;
+    s->n = n;
+    return 0;
+}
+
+void
+plane_placement_set_uninit(struct plane_placement_set *s)
+{
+    plane_free(s->ids);
+    s->ids = NULL;
+    s->n = 0;
+}
+
+uint16_t
+plane_placement_logical_in(const struct plane_placement *pl,
+                           const struct plane_placement_set *s, uint64_t key_hash)
+{
+    uint16_t l = plane_placement_logical_of(pl, key_hash);
+    if (!s || !s->n) {
+        return l;
+    }
+    for (uint32_t i = 0; i < s->n; i++) {
+        if (s->ids[i] == l) {
+            return l;
+        }
+    }
+    /* Outside the set: spread over it with bits the shard did not use. */
+    return s->ids[(key_hash >> 32) % s->n];
+}
+
+uint16_t
+plane_placement_device_in(const struct plane_placement *pl,
+                          const struct plane_placement_set *s, uint64_t key_hash)
+{
+    uint16_t l = plane_placement_logical_in(pl, s, key_hash);
+    return l == PLANE_DEV_NONE ? PLANE_DEV_NONE : plane_placement_serving(pl, l);
+}
+
 const struct plane_placement_logical *
 plane_placement_get_logical(const struct plane_placement *pl, uint16_t logical)
 {

@@ -92,6 +92,35 @@ struct plane_placement {
 };
 
 /*
+ * The logical devices an app may be pinned to: those whose primary device
+ * has every feature the app needs (a NIC without payload access never
+ * serves an app that reads payloads).  A key whose shard maps outside the
+ * set is remapped into it by its hash, the same way on every daemon (all
+ * derive the set from the same config), so the switch, the devices and
+ * their replication agree on each key's logical device.  An empty set (no
+ * restriction, or no capable primary) means every logical.
+ */
+struct plane_placement_set {
+    uint16_t *ids;
+    uint32_t n;
+};
+
+struct plane_config;
+/*
+ * Fills s for an app needing `features` under cfg's devices and pl's
+ * logicals.  Returns 0 or PLANE_ENOMEM.
+ */
+int plane_placement_set_init(struct plane_placement_set *s, const struct plane_placement *pl,
+                             const struct plane_config *cfg, uint32_t features);
+void plane_placement_set_uninit(struct plane_placement_set *s);
+/* The logical device of key_hash for an app restricted to s (NULL: none). */
+uint16_t plane_placement_logical_in(const struct plane_placement *pl,
+                                    const struct plane_placement_set *s, uint64_t key_hash);
+/* The device serving key_hash for an app restricted to s, or PLANE_DEV_NONE. */
+uint16_t plane_placement_device_in(const struct plane_placement *pl,
+                                   const struct plane_placement_set *s, uint64_t key_hash);
+
+/*
  * Initialises an empty placement of n_shards shards (0 = the default)
  * hashing with seed.  Returns 0, PLANE_EINVAL or PLANE_ENOMEM.
  */

@@ -277,10 +277,10 @@ sw_read_cb(void *arg, struct plane_rpc *rpc, int status, const struct plane_wire
 }
 
 static uint16_t
-sw_serving(struct plane_switch *sw, const struct plane_flow_key *ukey)
+sw_serving(struct sw_app *a, const struct plane_flow_key *ukey)
 {
-    uint64_t h = plane_hash_flow_key(&sw->hasher, ukey);
-    return plane_placement_device_of(&sw->pl, h);
+    uint64_t h = plane_hash_flow_key(&a->sw->hasher, ukey);
+    return plane_placement_device_in(&a->sw->pl, &a->lset, h);
 }
 
 struct plane_rpc_call_opts
@@ -327,7 +327,7 @@ sw_op_install(void *arg, const struct plane_flow_key *key, uint64_t ticket)
     struct sw_app *a = arg;
     struct plane_switch *sw = a->sw;
     int err = 0;
-    uint16_t dev = sw_serving(sw, key);
+    uint16_t dev = sw_serving(a, key);
 
     if (dev == PLANE_DEV_NONE) {
         err = PLANE_EPEER;
@@ -421,7 +421,7 @@ sw_op_collect(void *arg, const struct plane_flow_key *key, uint64_t ticket)
     struct sw_app *a = arg;
     struct plane_switch *sw = a->sw;
     int err;
-    uint16_t dev = sw_serving(sw, key);
+    uint16_t dev = sw_serving(a, key);
     if (dev == PLANE_DEV_NONE) {
         err = PLANE_EPEER;
         goto fail;
@@ -551,7 +551,7 @@ sw_to_device(struct plane_switch *sw, struct sw_app *a, uint64_t key_hash,
              uint16_t in_port, uint64_t now, const uint8_t *frame, size_t len)
 {
     static struct plane_log_rl rl = PLANE_LOG_RL_INIT(5, 1);
-    uint16_t ldev = plane_placement_logical_of(&sw->pl, key_hash);
+    uint16_t ldev = plane_placement_logical_in(&sw->pl, &a->lset, key_hash);
     uint16_t pdev = plane_placement_serving(&sw->pl, ldev);
     struct sw_dev *dev = pdev == PLANE_DEV_NONE ? NULL : sw_dev_find(sw, pdev);
     if (!dev || !dev->up) {
@@ -638,7 +638,7 @@ sw_port_rx(void *arg, struct plane_udp *udp, uint16_t peer, const struct sockadd
             PLANE_CTR_INC(&a->stats, sw_forwarded);
             struct plane_wire_data d = {
                 .app_id = a->cfg->id, .key_hash = key_hash,
-                .ldev = plane_placement_logical_of(&sw->pl, key_hash), .pdev = sw->self,
+                .ldev = plane_placement_logical_in(&sw->pl, &a->lset, key_hash), .pdev = sw->self,
                 .ingress_ns = now, .port = res.egress_port, .processed_by = sw->self,
                 .processed_ns = plane_clock_now_ns(), .frame = sw->bufs->frame,
                 .frame_len = len,
@@ -1020,6 +1020,10 @@ sw_h_pop(void *arg, struct plane_rpc *rpc, const struct plane_rpc_req *req)
     for (uint32_t i = 0; i < pop.n_items; i++) {
         struct plane_flow_key k, masked;
         PLANE_CTR_INC(&a->stats, pop_keys);
+        if (!a->at_switch) {
+            PLANE_CTR_INC(&a->stats, pop_not_here);
+            continue;
+        }
         if (pop.items[i].union_key_len != sizeof k) {
             PLANE_CTR_INC(&a->stats, pop_bad_keys);
             continue;
@@ -1226,6 +1230,7 @@ sw_app_uninit(struct sw_app *a)
     plane_flowmgr_delete(a->fm);
     plane_object_delete(a->demote_ids);
     plane_switch__sync_uninit(a);
+    plane_placement_set_uninit(&a->lset);
     plane_app_inst_delete(a->inst);
     for (size_t i = 0; i < PLANE_APP_MAX_OBJECTS; i++) {
         plane_object_delete(a->refs[i]);
@@ -1249,6 +1254,16 @@ sw_app_init(struct plane_switch *sw, struct sw_app *a, const struct plane_config
     if (!a->inst) {
         PLANE_ERR("app %s: cannot create its instance", cfg->name);
         return PLANE_EINVAL;
+    }
+    /* Features decide where the app may run: misses go only to logical
+     * devices whose primary has them, hits only when the switch has them. */
+    if (plane_placement_set_init(&a->lset, &sw->pl, sw->cfg, a->app->desc->features)) {
+        return PLANE_ENOMEM;
+    }
+    a->at_switch = plane_app_check_features(a->app, sw->cfg->sw.features) == 0;
+    if (!a->at_switch) {
+        PLANE_WARN("app %s: the switch lacks features it needs; it runs on devices only",
+                   cfg->name);
     }
     for (uint16_t i = 0; i < plane_app_n_objects(a->app); i++) {
         if (!sw_obj_keyed(a, i)) {
@@ -1443,6 +1458,7 @@ plane_switch_start(struct plane_switch *sw)
     plane_rpc_set_handler(sw->rpc, PLANE_MSG_STATS, sw_h_stats, sw);
     plane_rpc_set_handler(sw->rpc, PLANE_MSG_ENTRY_READ, sw_h_entry_read, sw);
     plane_rpc_set_handler(sw->rpc, PLANE_MSG_DEVMAP_UPDATE, sw_h_refuse, sw);
+    plane_rpc_set_handler(sw->rpc, PLANE_MSG_ADMIN, plane_switch__h_admin, sw);
 
     for (size_t i = 0; i < sw->n_ports; i++) {
         struct sw_port *p = &sw->ports[i];

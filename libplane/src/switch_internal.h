@@ -79,6 +79,7 @@ struct sw_stats {
     X(pop_present)        /* already resident or being promoted */             \
     X(pop_refused)        /* engine busy or full: the key is reported again */ \
     X(pop_bad_keys)       /* keys that are not a union key of the app */       \
+    X(pop_not_here)       /* keys of an app the switch lacks features for */   \
     X(install_ok)         /* ENTRY_READs answered and installed */             \
     X(install_errors)     /* ENTRY_READs failed (promotion aborted) */         \
     X(install_bad_entries) /* response entries rejected */                     \
@@ -107,6 +108,8 @@ struct sw_app {
     struct plane_app_inst *inst;
     struct plane_flowmgr *fm;
     struct plane_update *upd;
+    struct plane_placement_set lset;  /* logicals its misses may go to */
+    bool at_switch;                   /* the switch has its features */
     /*
      * Per table/register object: how many resident union keys use each
      * entry (an entry keyed by fewer fields, say per source address, is
@@ -229,3 +232,7 @@ bool plane_switch__synced_obj(const struct sw_app *a, uint16_t i);
 uint64_t plane_switch__update_id(struct plane_switch *sw);
 /* Default RPC options of the switch's calls to devices. */
 struct plane_rpc_call_opts plane_switch__call_opts(const struct plane_switch *sw);
+
+/* switch_admin.c: the ADMIN handler (operator promote/demote, failure drills). */
+struct plane_rpc_req;
+void plane_switch__h_admin(void *arg, struct plane_rpc *rpc, const struct plane_rpc_req *req);

@@ -330,7 +330,7 @@ sync_app_round(struct sw_app *a, struct sync_batch *bt)
                 struct plane_flow_key key;
                 memcpy(&key, k, sizeof key);
                 uint64_t h = plane_hash_flow_key(&sw->hasher, &key);
-                if (plane_placement_logical_of(&sw->pl, h) != l) {
+                if (plane_placement_logical_in(&sw->pl, &a->lset, h) != l) {
                     continue;
                 }
                 if (sync_add(a, i, &key, idle_round, bt)) {

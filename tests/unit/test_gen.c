@@ -597,6 +597,22 @@ test_gen_flags(void **state)
     assert_int_equal(o.classes[0].port_lo, 7000);
     assert_int_equal(o.n_sizes, 3);
     assert_int_equal(o.batch, 32);
+    assert_int_equal(o.classes[0].src_net, 10u << 24);
+    assert_int_equal(o.classes[0].src_bits, 8);
+
+    /* A class's sources from a prefix (an app's tenant). */
+    assert_int_equal(parse_gen(&o, err, sizeof(err), "--to", "127.0.0.1:1", "--class-ports",
+                               "udp:7000-7999@20~10.1.2.0/24^10.9.0.0/16,tcp:80", NULL), 0);
+    assert_int_equal(o.classes[0].src_net, (10u << 24) | (1u << 16) | (2u << 8));
+    assert_int_equal(o.classes[0].src_bits, 24);
+    assert_int_equal(o.classes[0].vlan, 20);
+    assert_int_equal(o.classes[0].dst_net, (10u << 24) | (9u << 16));
+    assert_int_equal(o.classes[0].dst_bits, 16);
+    assert_int_equal(o.classes[1].src_bits, 8);
+    assert_int_equal(o.classes[1].dst_bits, 12);
+    assert_int_not_equal(parse_gen(&o, err, sizeof(err), "--to", "127.0.0.1:1",
+                                   "--class-ports", "udp:7000~10.1.2/24", NULL), 0);
+    assert_non_null(strstr(err, "prefix"));
 
     assert_int_equal(parse_gen(&o, err, sizeof(err), "--to=127.0.0.1:1", "--to", "127.0.0.1:2",
                                "--flows", "1000", "--alpha", "1.2", "--seed", "7", "--sizes",

@@ -272,7 +272,7 @@ static const char rack_yaml[] =
     "devices:\n"
     "  - {id: 1, name: a, role: nic, address: 127.0.0.1:9001}\n"
     "  - {id: 2, name: b, role: nic, address: 127.0.0.1:9002}\n"
-    "  - {id: 3, name: c, role: server, address: 127.0.0.1:9003}\n";
+    "  - {id: 3, name: c, role: server, address: 127.0.0.1:9003, features: [payload]}\n";
 
 static void
 test_from_config(void **state)
@@ -299,6 +299,21 @@ test_from_config(void **state)
             assert_int_equal(lg->replica, cfg->devices[sh->replica_idx].id);
         }
     }
+    /* An app needing payload access: only logical 2 (primary c) serves it,
+     * and keys of the others move there; others keep the rack-wide map. */
+    struct plane_placement_set any, pay;
+    assert_int_equal(plane_placement_set_init(&any, &a, cfg, 0), 0);
+    assert_int_equal(plane_placement_set_init(&pay, &a, cfg, PLANE_FEAT_PAYLOAD), 0);
+    assert_int_equal(any.n, 0);
+    assert_int_equal(pay.n, 1);
+    for (uint64_t h = 1; h < 5000; h++) {
+        uint64_t kh = XXH3_64bits(&h, sizeof h);
+        assert_int_equal(plane_placement_logical_in(&a, &any, kh),
+                         plane_placement_logical_of(&a, kh));
+        assert_int_equal(plane_placement_device_in(&a, &pay, kh), 3);
+    }
+    plane_placement_set_uninit(&any);
+    plane_placement_set_uninit(&pay);
     plane_placement_uninit(&a);
     plane_placement_uninit(&b);
     plane_config_delete(cfg);

@@ -43,7 +43,9 @@ planegen_gen_opts_default(struct planegen_gen_opts *o)
     }
     o->n_sizes = 3;
     o->classes[0] = (struct planegen_class){.proto = PLANE_IPPROTO_UDP, .port_lo = 7000,
-                                            .port_hi = 7999, .share = 1.0};
+                                            .port_hi = 7999, .share = 1.0,
+                                            .src_net = 10u << 24, .src_bits = 8,
+                                            .dst_net = 0xac100000u, .dst_bits = 12};
     o->n_classes = 1;
     o->batch = 32;
 }
@@ -64,7 +66,7 @@ planegen_gen_usage(FILE *f)
           "                        (default 64,512,1500; sizes below headers + the\n"
           "                        40-byte stamp, 82 B for UDP/IPv4, are raised to it)\n"
           "  --classes K           K UDP classes on ports 7000-7999, 8000-8999, ...\n"
-          "  --class-ports LIST    classes as [udp:|tcp:]LO[-HI][@VLAN],... (matching\n"
+          "  --class-ports LIST    classes as [udp:|tcp:]LO[-HI][@VLAN][~SRC/N][^DST/N],... (matching\n"
           "                        the rack apps' traffic_class)\n"
           "  --shares W,W,...      relative packet share of each class (default equal)\n"
           "  --count P             stop after P packets\n"
@@ -121,7 +123,24 @@ parse_sizes(struct planegen_gen_opts *o, const char *v, char *err, size_t err_le
     return 0;
 }
 
-/* Parses "[udp:|tcp:]LO[-HI][@VLAN],...". */
+/* Parses "A.B.C.D/N" into a host-order prefix.  Returns 0 or PLANE_EINVAL. */
+static int
+parse_src_net(const char *v, uint32_t *net, uint8_t *bits, char *err, size_t err_len)
+{
+    unsigned a, b, c, d, n;
+    char tail;
+    if (sscanf(v, "%u.%u.%u.%u/%u%c", &a, &b, &c, &d, &n, &tail) != 5 || a > 255 || b > 255
+        || c > 255 || d > 255 || n > 32) {
+        snprintf(err, err_len, "--class-ports: bad source or destination prefix \"%s\" (want A.B.C.D/N)", v);
+        return PLANE_EINVAL;
+    }
+    uint32_t mask = n ? ~0u << (32 - n) : 0;
+    *net = (a << 24 | b << 16 | c << 8 | d) & mask;
+    *bits = (uint8_t)n;
+    return 0;
+}
+
+/* Parses "[udp:|tcp:]LO[-HI][@VLAN][~A.B.C.D/N],...". */
 static int
 parse_class_ports(struct planegen_gen_opts *o, const char *v, char *err, size_t err_len)
 {
@@ -138,7 +157,21 @@ parse_class_ports(struct planegen_gen_opts *o, const char *v, char *err, size_t 
             snprintf(err, err_len, "--class-ports: at most %d classes", PLANEGEN_MAX_CLASSES);
             return PLANE_EINVAL;
         }
-        struct planegen_class c = {.proto = PLANE_IPPROTO_UDP, .share = 1.0};
+        struct planegen_class c = {.proto = PLANE_IPPROTO_UDP, .share = 1.0,
+                                   .src_net = 10u << 24, .src_bits = 8,
+                                   .dst_net = 0xac100000u, .dst_bits = 12};
+        char *caret = strchr(tok, '^');
+        if (caret) {
+            *caret = '\0';
+            if (parse_src_net(caret + 1, &c.dst_net, &c.dst_bits, err, err_len))
+                return PLANE_EINVAL;
+        }
+        char *tilde = strchr(tok, '~');
+        if (tilde) {
+            *tilde = '\0';
+            if (parse_src_net(tilde + 1, &c.src_net, &c.src_bits, err, err_len))
+                return PLANE_EINVAL;
+        }
         if (!strncmp(tok, "udp:", 4)) {
             tok += 4;
         } else if (!strncmp(tok, "tcp:", 4)) {
@@ -320,7 +353,9 @@ planegen_gen_parse(struct planegen_gen_opts *o, int argc, char **argv, FILE *out
         for (size_t i = 0; i < o->n_classes; i++)
             o->classes[i] = (struct planegen_class){
                 .proto = PLANE_IPPROTO_UDP, .port_lo = (uint16_t)(7000 + 1000 * i),
-                .port_hi = (uint16_t)(7999 + 1000 * i), .share = 1.0};
+                .port_hi = (uint16_t)(7999 + 1000 * i), .share = 1.0,
+                .src_net = 10u << 24, .src_bits = 8,
+                .dst_net = 0xac100000u, .dst_bits = 12};
     }
     if (n_shares) {
         if (n_shares != o->n_classes) {
@@ -443,8 +478,12 @@ planegen_gen_flow_spec(const struct planegen_gen *g, uint64_t flow, struct plane
     memcpy(s->dst_mac, gen_dmac, 6);
     memcpy(s->src_mac, gen_smac, 6);
     s->vlan_tci = c->vlan;
-    uint8_t src[4] = {10, (uint8_t)h1, (uint8_t)(h1 >> 8), (uint8_t)(h1 >> 16)};
-    uint8_t dst[4] = {172, (uint8_t)(16 + (h2 & 15)), (uint8_t)(h2 >> 8), (uint8_t)(h2 >> 16)};
+    uint32_t host = c->src_bits >= 32 ? 0 : (uint32_t)h1 & (~0u >> c->src_bits);
+    uint32_t sa = c->src_net | host;
+    uint8_t src[4] = {(uint8_t)(sa >> 24), (uint8_t)(sa >> 16), (uint8_t)(sa >> 8), (uint8_t)sa};
+    uint32_t dhost = c->dst_bits >= 32 ? 0 : (uint32_t)h2 & (~0u >> c->dst_bits);
+    uint32_t da = c->dst_net | dhost;
+    uint8_t dst[4] = {(uint8_t)(da >> 24), (uint8_t)(da >> 16), (uint8_t)(da >> 8), (uint8_t)da};
     uint16_t sport = (uint16_t)(1024 + (h1 >> 24) % 64512);
     uint16_t dport = (uint16_t)(c->port_lo + (h2 >> 32) % ((uint32_t)c->port_hi - c->port_lo + 1));
     plane_flow_key_set_v4(&s->key, c->proto, src, sport, dst, dport);

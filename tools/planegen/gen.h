@@ -27,6 +27,10 @@ struct planegen_class {
     uint16_t port_lo, port_hi;
     uint16_t vlan;           /* 0: untagged */
     double share;            /* relative weight of its packets */
+    uint32_t src_net;        /* source addresses: this IPv4 prefix (host order) */
+    uint8_t src_bits;        /* ... of this length (default 10.0.0.0/8) */
+    uint32_t dst_net;        /* destination addresses: this prefix ... */
+    uint8_t dst_bits;        /* ... of this length (default 172.16.0.0/12) */
 };
 
 struct planegen_gen_opts {
