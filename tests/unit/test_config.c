@@ -134,7 +134,8 @@ test_example_rack(void **state)
     }
     assert_string_equal(cfg->shards.map[2].primary, "srv0");
     assert_string_equal(cfg->shards.map[2].replica, "nic0");
-    assert_int_equal(cfg->n_apps, 0);
+    assert_int_equal(cfg->n_apps, 1);
+    assert_non_null(plane_config_find_app(cfg, "flowcheck"));
     assert_null(plane_config_find_app(cfg, "x"));
 
     /* The dump echoes values, never the key. */
