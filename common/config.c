@@ -1115,6 +1115,7 @@ static const struct cfg_field top_fields[] = {
       COUNT(struct plane_config, n_devices), .min = 1,
       .max = PLANE_CONFIG_MAX_DEVICES, .sub = &device_section, .required = true },
     { "shards", CFG_SECTION, OFF(struct plane_config, shards), .sub = &shards_section },
+    { "plan", CFG_PATH, OFF(struct plane_config, plan_path), .max = PLANE_CONFIG_STR_MAX },
     { "apps", CFG_LIST, OFF(struct plane_config, apps),
       COUNT(struct plane_config, n_apps), .max = PLANE_CONFIG_MAX_APPS,
       .sub = &app_section },
@@ -1182,6 +1183,9 @@ plane_config_delete(struct plane_config *cfg)
     if (!cfg) {
         return;
     }
+    for (size_t i = 0; cfg->apps && i < cfg->n_apps; i++) {
+        plane_free(cfg->apps[i].plan_sizes);
+    }
     free_section(&top_section, cfg);
     sodium_memzero(cfg->rack.auth_key, sizeof cfg->rack.auth_key);
     plane_free(cfg->path);
@@ -1247,6 +1251,9 @@ plane_config_load_buf(const char *name, const char *buf, size_t len,
     c.cfg = cfg;
 
     rc = load_document(&c, buf, len);
+    if (!rc && cfg->plan_path) {
+        rc = plane_config_apply_plan(cfg, cfg->plan_path, err, err_len);
+    }
     if (rc) {
         plane_config_delete(cfg);
         return rc;
@@ -1329,6 +1336,19 @@ plane_config_app_param(const struct plane_config_app *app, const char *key)
         }
     }
     return NULL;
+}
+
+uint64_t
+plane_config_app_object_size_on(const struct plane_config_app *app, uint16_t device_id,
+                                const char *name, uint64_t dflt)
+{
+    for (size_t i = 0; app && name && i < app->n_plan_sizes; i++) {
+        if (app->plan_sizes[i].device_id == device_id
+            && !strcmp(app->plan_sizes[i].object, name)) {
+            return app->plan_sizes[i].size;
+        }
+    }
+    return plane_config_app_object_size(app, name, dflt);
 }
 
 uint64_t

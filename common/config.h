@@ -65,6 +65,9 @@
  *     logical_devices: N                default (and 0): one per device
  *     map:                              optional; unmapped logical i gets
  *       0: {primary: NAME, replica: NAME}   devices[i % n] and [(i+1) % n]
+ *   plan: PATH                          optional: the planner's fragment
+ *                                       (planectl plan --out); its flow-manager
+ *                                       and object sizes override the apps'
  *   apps:                               optional, 0..PLANE_CONFIG_MAX_APPS
  *     - id: U16                         unique among apps
  *       name: NAME                      unique among apps
@@ -213,6 +216,13 @@ struct plane_config_param {
     char *value;
 };
 
+/* A planner-chosen object size on one device (the rack's `plan` fragment). */
+struct plane_config_plan_size {
+    uint16_t device_id;
+    char object[PLANE_CONFIG_NAME_MAX];
+    uint64_t size;
+};
+
 struct plane_config_app {
     uint16_t id;
     char name[PLANE_CONFIG_NAME_MAX];
@@ -223,12 +233,16 @@ struct plane_config_app {
     size_t n_objects;
     struct plane_config_param *params;
     size_t n_params;
+    /* From the plan fragment, when the rack names one: sizes per device. */
+    struct plane_config_plan_size *plan_sizes;
+    size_t n_plan_sizes;
 };
 
 /* A loaded rack.  Everything is owned by it; free with plane_config_delete(). */
 struct plane_config {
     char *path;                       /* the name the file was loaded under */
     char *dir;                        /* its directory, base of relative paths */
+    char *plan_path;                  /* `plan:`, the planner's fragment (or NULL) */
     uint32_t version;
     struct plane_config_rack rack;
     struct plane_config_timers timers;
@@ -280,6 +294,22 @@ plane_config_find_app_by_id(const struct plane_config *cfg, uint16_t id);
 const char *plane_config_app_param(const struct plane_config_app *app,
                                    const char *key);
 /* Returns the size override of object `name` of the app, or `dflt`. */
+/*
+ * The size of app's object `name` on device device_id: the plan fragment's
+ * for that device when it has one, else as plane_config_app_object_size().
+ */
+uint64_t plane_config_app_object_size_on(const struct plane_config_app *app,
+                                         uint16_t device_id, const char *name,
+                                         uint64_t dflt);
+/*
+ * Applies the planner's fragment at path (docs/planner.md, "Output
+ * fragment") to cfg: each planned app's flow_manager_entries and its object
+ * sizes per device.  Apps, devices and objects must be the rack's.  Called
+ * by the loader for a rack with `plan: PATH`.  Returns 0 or PLANE_ECONFIG
+ * with "file:line: what" in err.
+ */
+int plane_config_apply_plan(struct plane_config *cfg, const char *path, char *err,
+                            size_t err_len);
 uint64_t plane_config_app_object_size(const struct plane_config_app *app,
                                       const char *name, uint64_t dflt);
 

@@ -401,7 +401,7 @@ plane_app_inst_new(const struct plane_app *app,
     inst->hasher = hasher;
     for (uint16_t i = 0; i < desc->n_objects; i++) {
         const struct plane_obj_desc *od = &app->objs[i];
-        uint64_t size = plane_config_app_object_size(cfg, od->name, od->size);
+        uint64_t size = plane_config_app_object_size_on(cfg, device_id, od->name, od->size);
         if (size == 0 || size > PLANE_OBJECT_MAX_CAPACITY) {
             PLANE_ERR("app \"%s\": object \"%s\": size %llu not in [1, %u]",
                       desc->name, od->name, (unsigned long long) size,

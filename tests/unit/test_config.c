@@ -594,11 +594,85 @@ test_hostile_documents(void **state)
                "t.yaml:13: apps[0].module:", "without NUL");
 }
 
+/* Writes text to a fresh temporary file; returns its path (static buffer). */
+static const char *
+write_tmp(const char *text)
+{
+    static char path[64];
+    snprintf(path, sizeof path, "/tmp/plane-plan-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t) strlen(text));
+    close(fd);
+    return path;
+}
+
+/* Loads local.yaml with `plan: <fragment>` appended; returns the load's code. */
+static int
+load_with_plan(const char *fragment, struct plane_config **cfg, char *err, size_t len)
+{
+    char frag_path[64];
+    snprintf(frag_path, sizeof frag_path, "%s", write_tmp(fragment));
+    FILE *f = fopen(PLANE_SOURCE_DIR "/examples/racks/local.yaml", "r");
+    assert_non_null(f);
+    static char buf[65536];
+    size_t n = fread(buf, 1, sizeof buf - 128, f);
+    fclose(f);
+    n += (size_t) snprintf(buf + n, sizeof buf - n, "\nplan: %s\n", frag_path);
+    int rc = plane_config_load_buf(PLANE_SOURCE_DIR "/examples/racks/x.yaml", buf, n, cfg, err,
+                                   len);
+    unlink(frag_path);
+    return rc;
+}
+
+/* The planner's fragment sizes flow managers and objects per device. */
+static void
+test_plan_fragment(void **state)
+{
+    (void) state;
+    struct plane_config *cfg = NULL;
+    char err[512] = "";
+    int rc = load_with_plan("plan:\n  version: 1\n  rack: \"local\"\n  apps:\n"
+                            "    - name: \"flowcheck\"\n      switch_share: 0.5\n"
+                            "      flow_manager_entries: 100\n      objects:\n"
+                            "        \"nic0\": {\"mapping\": 5000, \"pkts\": 5000}\n"
+                            "        \"tor0\": {\"pkts\": 7}\n"
+                            "      shards:\n        - {quanta: [0, 1]}\n",
+                            &cfg, err, sizeof err);
+    if (rc) {
+        fail_msg("%s", err);
+    }
+    const struct plane_config_app *a = plane_config_find_app(cfg, "flowcheck");
+    assert_int_equal(a->flow_manager_entries, 100);
+    assert_int_equal(plane_config_app_object_size_on(a, 1, "mapping", 3), 5000);
+    assert_int_equal(plane_config_app_object_size_on(a, 2, "mapping", 3), 65536);
+    assert_int_equal(plane_config_app_object_size_on(a, 0, "pkts", 3), 7);
+    assert_int_equal(plane_config_app_object_size_on(a, 0, "nothing", 3), 3);
+    plane_config_delete(cfg);
+
+    /* A plan for something else is an error naming the line. */
+    static const char *const bad[] = {
+        "plan:\n  apps:\n    - name: \"nope\"\n",
+        "plan:\n  apps:\n    - name: \"flowcheck\"\n      objects:\n        \"nic9\": {\"pkts\": 1}\n",
+        "plan:\n  apps:\n    - name: \"flowcheck\"\n      flow_manager_entries: -4\n",
+        "plan:\n  rack: \"other\"\n  apps: []\n",
+        "apps: []\n",
+        "plan: [\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        err[0] = '\0';
+        assert_int_equal(load_with_plan(bad[i], &cfg, err, sizeof err), PLANE_ECONFIG);
+        assert_null(cfg);
+        assert_non_null(strstr(err, "/tmp/plane-plan-"));
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_example_rack),
+        cmocka_unit_test(test_plan_fragment),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_apps_and_addresses),
         cmocka_unit_test(test_explicit_shards),
