@@ -525,6 +525,37 @@ plane_body_app_deploy_decode(const uint8_t *body, size_t len, struct plane_mp_zo
     return r_end(&r);
 }
 
+/* ---- admin ------------------------------------------------------------- */
+
+int
+plane_body_admin_encode(const struct plane_body_admin *v, struct plane_mp_writer *w)
+{
+    msgpack_pack_array(&w->pk, 4);
+    msgpack_pack_uint8(&w->pk, v->op);
+    msgpack_pack_uint16(&w->pk, v->app_id);
+    msgpack_pack_uint16(&w->pk, v->device);
+    w_bin(w, v->key, v->key_len);
+    return w_done(w);
+}
+
+int
+plane_body_admin_decode(const uint8_t *body, size_t len, struct plane_mp_zone *z,
+                        struct plane_body_admin *out)
+{
+    struct plane_mp_reader r;
+    int rc;
+    (void) z;
+    plane_mp_reader_init(&r, body, len);
+    if ((rc = plane_mp_read_array_n(&r, 4))
+        || (rc = r_u8_max(&r, PLANE_ADMIN_OP_MAX, &out->op))
+        || (rc = plane_mp_read_u16(&r, &out->app_id))
+        || (rc = plane_mp_read_u16(&r, &out->device))
+        || (rc = plane_mp_read_bin(&r, &out->key, &out->key_len))) {
+        return rc;
+    }
+    return r_end(&r);
+}
+
 /* ---- dispatch ---------------------------------------------------------- */
 
 int

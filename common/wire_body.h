@@ -216,10 +216,28 @@ struct plane_body_app_deploy {
     const struct plane_body_param *params;
 };
 
+/* Operations of an ADMIN request (docs/protocol.md). */
+enum plane_admin_op {
+    PLANE_ADMIN_PROMOTE = 0,        /* promote key (app_id) to the switch */
+    PLANE_ADMIN_DEMOTE = 1,         /* demote key (app_id) from the switch */
+    PLANE_ADMIN_DRILL_FAIL = 2,     /* treat device as failed (heartbeats unheard) */
+    PLANE_ADMIN_DRILL_UP = 3,       /* end the drill of device */
+};
+#define PLANE_ADMIN_OP_MAX PLANE_ADMIN_DRILL_UP
+
+/* ADMIN: one operator action, answered with an empty body and a status. */
+struct plane_body_admin {
+    uint8_t op;                     /* enum plane_admin_op */
+    uint16_t app_id;                /* PROMOTE/DEMOTE; 0 otherwise */
+    uint16_t device;                /* DRILL_*: device id; PLANE_DEV_NONE otherwise */
+    const uint8_t *key;             /* PROMOTE/DEMOTE: a struct plane_flow_key's 40 */
+    uint32_t key_len;               /* bytes (masked by the switch); into the body */
+};
+
 /* The body kinds, named as in the third and fourth columns of PLANE_MSG_TYPES. */
 #define PLANE_BODY_KINDS(X)                                                    \
     X(empty) X(hello) X(heartbeat) X(entries) X(update) X(sync) X(pop)         \
-    X(devmap) X(stats) X(app_deploy)
+    X(devmap) X(stats) X(app_deploy) X(admin)
 
 enum plane_body_kind {
 #define PLANE_BODY_KIND_ENUM_(K) PLANE_BODY_##K,

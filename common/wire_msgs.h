@@ -34,7 +34,9 @@
     /* Read named counters (request: name prefixes and ".offset"; statpage.h). */ \
     X(STATS,         12, stats,      stats)                                    \
     /* Load an app module on a device. */                                      \
-    X(APP_DEPLOY,    13, app_deploy, empty)
+    X(APP_DEPLOY,    13, app_deploy, empty)                                    \
+    /* Operator action at the switch: promote/demote a key, drill a device. */ \
+    X(ADMIN,         14, admin,      empty)
 
 enum plane_msg_type {
 #define PLANE_MSG_ENUM_(NAME, VAL, REQ, RESP) PLANE_MSG_##NAME = (VAL),

@@ -1,5 +1,6 @@
 /* Planner workload loader: libyaml's document API walked by one field table per section. */
 #include "workload.h"
+#include "trace.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -34,6 +35,7 @@ enum wl_type {
     WL_ENUM,
     WL_FEATURES,
     WL_REALS,       /* list of REAL: double * + size_t count */
+    WL_STR,         /* char[.max + 1]: any text of at most .max bytes */
     WL_SECTION,
     WL_LIST,        /* list of mappings */
     WL_MAP,         /* NAME -> mapping; the key goes to the element's first field */
@@ -142,6 +144,14 @@ parse_scalar(struct wl_ctx *c, const struct wl_field *f, void *p, yaml_node_t *n
         return 0;
     case WL_NAME:
         return plane_yaml_get_name(&c->y, node, p);
+    case WL_STR:
+        if (!len || len > f->max || memchr(s, '\0', len)) {
+            return plane_yaml_fail(&c->y, node, "expected text of 1-%" PRIu64 " bytes",
+                                   f->max);
+        }
+        memcpy(p, s, len);
+        ((char *)p)[len] = '\0';
+        return 0;
     case WL_ENUM:
         return plane_yaml_get_enum(&c->y, node, f->names, p);
     default:
@@ -345,6 +355,9 @@ validate_object(struct wl_ctx *c, void *base, yaml_node_t *node, size_t index)
     return 0;
 }
 
+static int wl_measure(struct wl_ctx *c, struct plane_workload_popularity *pop, uint32_t quanta,
+                      yaml_node_t *node);
+
 static int
 validate_app(struct wl_ctx *c, void *base, yaml_node_t *node, size_t index)
 {
@@ -368,7 +381,15 @@ validate_app(struct wl_ctx *c, void *base, yaml_node_t *node, size_t index)
     }
     size_t old = plane_yaml_path_push_key(&c->y, "popularity", 10);
     int rc = 0;
-    if (pop->has_zipf == (pop->n_fractions > 0)) {
+    if (pop->pcap[0] && (pop->has_zipf || pop->n_fractions || pop->has_keys)) {
+        rc = plane_yaml_fail_key(&c->y, popn, "pcap", "a measured trace replaces zipf, "
+                                 "fractions and keys");
+    } else if (pop->pcap[0]) {
+        rc = wl_measure(c, pop, a->quanta, popn);
+    }
+    if (rc) {
+        /* reported */
+    } else if (pop->has_zipf == (pop->n_fractions > 0)) {
         rc = plane_yaml_fail(&c->y, popn, "give exactly one of zipf and fractions");
     } else if (pop->has_zipf && pop->has_keys) {
         rc = plane_yaml_fail_key(&c->y, popn, "keys", "with zipf, the key count is zipf.keys");
@@ -402,6 +423,34 @@ validate_app(struct wl_ctx *c, void *base, yaml_node_t *node, size_t index)
     }
     plane_yaml_path_pop(&c->y, old);
     return rc;
+}
+
+/*
+ * popularity.pcap: per-quantum fractions and the key count measured from a
+ * trace, as if the user had written `fractions` and `keys`.
+ */
+static int
+wl_measure(struct wl_ctx *c, struct plane_workload_popularity *pop, uint32_t quanta,
+           yaml_node_t *node)
+{
+    char path[2048];
+    const char *name = c->y.name;
+    const char *slash = strrchr(name, '/');
+    if (pop->pcap[0] == '/' || !slash) {
+        snprintf(path, sizeof path, "%s", pop->pcap);
+    } else {
+        snprintf(path, sizeof path, "%.*s/%s", (int)(slash - name), name, pop->pcap);
+    }
+    char err[512] = "";
+    uint64_t keys = 0;
+    int rc = plane_trace_popularity(path, quanta ? quanta : 16, &pop->fractions,
+                                    &pop->n_fractions, &keys, err, sizeof err);
+    if (rc) {
+        return plane_yaml_fail_key(&c->y, node, "pcap", "%s", err);
+    }
+    pop->keys = keys;
+    pop->has_keys = true;
+    return 0;
 }
 
 static int
@@ -481,6 +530,7 @@ static const struct wl_field popularity_fields[] = {
       .max = PLANE_WORKLOAD_MAX_QUANTA, .dmin = 0, .dmax = 1 },
     { "keys", WL_U64, OFF(struct plane_workload_popularity, keys), .min = 1,
       .max = UINT64_C(1) << 40, HAS(struct plane_workload_popularity, has_keys) },
+    { "pcap", WL_STR, OFF(struct plane_workload_popularity, pcap), .max = 1023 },
 };
 static const struct wl_section popularity_section = { SECTION_OF(popularity_fields) };
 

@@ -38,6 +38,9 @@
  *                                           keys: U64 beside it); quanta is
  *                                           then the list's length
  *         keys: U64
+ *         pcap: PATH                        measured: per-flow packet counts of
+ *                                           an Ethernet trace (relative to this
+ *                                           file), cut into `quanta` ranges
  *       objects:                        0..PLANE_WORKLOAD_MAX_OBJECTS
  *         - name: NAME
  *           kind: table | register | sketch | ternary
@@ -87,6 +90,7 @@ struct plane_workload_popularity {
     size_t n_fractions;
     uint64_t keys;
     bool has_keys;
+    char pcap[1024];             /* measured from this trace ("" = not) */
 };
 
 struct plane_workload_app {

@@ -6,6 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#ifdef PLANE_TEST_HAVE_PCAP
+#include <pcap/pcap.h>
+#endif
 #include <math.h>
 #include <time.h>
 
@@ -15,6 +19,7 @@
 #include <plane/error.h>
 
 #include "common/config.h"
+#include "common/pkt.h"
 #include "planner.h"
 #include "workload.h"
 
@@ -479,12 +484,76 @@ test_output_reparses(void **state)
     plane_config_delete(rack);
 }
 
+#ifdef PLANE_TEST_HAVE_PCAP
+/* popularity.pcap: flows of 60, 30 and 10 packets make fractions 0.6/0.3/0.1. */
+static void
+test_workload_pcap(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/plane-trace-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    pcap_t *dead = pcap_open_dead(DLT_EN10MB, 65535);
+    pcap_dumper_t *d = pcap_dump_open(dead, path);
+    assert_non_null(d);
+    static const int per_flow[3] = {10, 60, 30};
+    for (int f = 0; f < 3; f++) {
+        for (int k = 0; k < per_flow[f]; k++) {
+            struct plane_pkt_spec sp;
+            memset(&sp, 0, sizeof sp);
+            uint8_t src[4] = {10, 0, 0, (uint8_t)(1 + f)}, dst[4] = {10, 9, 9, 9};
+            plane_flow_key_set_v4(&sp.key, PLANE_IPPROTO_UDP, src, 1000, dst, 53);
+            uint8_t frame[128];
+            size_t len = 0;
+            assert_int_equal(plane_pkt_build_udp4(frame, sizeof frame, &sp, "x", 1, &len), 0);
+            struct pcap_pkthdr h = {.caplen = (bpf_u_int32)len, .len = (bpf_u_int32)len};
+            pcap_dump((u_char *)d, &h, frame);
+        }
+    }
+    uint8_t arp[60] = {0};
+    arp[12] = 0x08;
+    arp[13] = 0x06;
+    struct pcap_pkthdr ha = {.caplen = sizeof arp, .len = sizeof arp};
+    pcap_dump((u_char *)d, &ha, arp);   /* not IP: skipped */
+    pcap_dump_close(d);
+    pcap_close(dead);
+
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "apps:\n  - name: a1\n    standalone: true\n    weight: 0.5\n    quanta: 3\n"
+             "    popularity: {pcap: \"%s\"}\n", path);
+    struct plane_workload *wl = NULL;
+    char err[512] = "";
+    int rc = plane_workload_load_buf("w.yaml", yaml, strlen(yaml), NULL, &wl, err, sizeof err);
+    if (rc) {
+        fail_msg("%s", err);
+    }
+    const struct plane_workload_app *a = &wl->apps[0];
+    assert_int_equal(a->keys, 3);
+    assert_int_equal(a->quanta, 3);
+    assert_int_equal(a->popularity.n_fractions, 3);
+    assert_true(fabs(a->popularity.fractions[0] - 0.6) < 1e-9);
+    assert_true(fabs(a->popularity.fractions[1] - 0.3) < 1e-9);
+    assert_true(fabs(a->popularity.fractions[2] - 0.1) < 1e-9);
+    plane_workload_delete(wl);
+    unlink(path);
+    expect_wl_err(NULL, "apps:\n  - name: a1\n    standalone: true\n    weight: 0.5\n"
+                        "    popularity: {pcap: /nonexistent.pcap}\n", "nonexistent");
+    expect_wl_err(NULL, "apps:\n  - name: a1\n    standalone: true\n    weight: 0.5\n"
+                        "    popularity: {pcap: x.pcap, keys: 4}\n", "replaces");
+}
+#endif
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_harmonic),
         cmocka_unit_test(test_workload_example),
+#ifdef PLANE_TEST_HAVE_PCAP
+        cmocka_unit_test(test_workload_pcap),
+#endif
         cmocka_unit_test(test_workload_errors),
         cmocka_unit_test(test_brute_force),
         cmocka_unit_test(test_affinity_and_compat),

@@ -155,6 +155,10 @@ static const struct plane_body_app_deploy app_deploy_fx = {
     .app_id = 7, .name = "fw", .module = "apps/fw.so", .n_params = 1,
     .params = params_fx,
 };
+static const struct plane_body_admin admin_fx = {
+    .op = PLANE_ADMIN_PROMOTE, .app_id = 7, .device = PLANE_DEV_NONE,
+    .key = (const uint8_t *)"\x0a\x00\x00\x01", .key_len = 4,
+};
 static const struct plane_body_empty empty_fx = { 0 };
 
 /* Golden encodings of each body fixture, checked field by field in
@@ -169,6 +173,7 @@ static const char GOLDEN_SYNC[] = "94 07 01 0c 91 94 04 c4040a000001 c4040000000
 static const char GOLDEN_POP[] = "92 07 92 92 c4040a000001 cd05dc 92 c4040a000002 03";
 static const char GOLDEN_DEVMAP[] = "92 05 92 94 00 01 02 00 94 01 02 cdffff 01";
 static const char GOLDEN_STATS[] = "91 92 92 a572785f6f6b ce0001e240 92 aa72785f6261645f6d6163 00";
+static const char GOLDEN_ADMIN[] = "94 00 07 cdffff c4040a000001";
 static const char GOLDEN_APP_DEPLOY[] = "94 07 a26677 aa617070732f66772e736f 91 92 a97468726573686f6c64 a3313030";
 
 /* A CONTROL request carrying the heartbeat fixture, and a response with an
@@ -217,6 +222,7 @@ static const struct body_case body_cases[] = {
     { "stats", PLANE_BODY_stats, PLANE_MSG_STATS, true, &stats_fx, GOLDEN_STATS },
     { "app_deploy", PLANE_BODY_app_deploy, PLANE_MSG_APP_DEPLOY, false,
       &app_deploy_fx, GOLDEN_APP_DEPLOY },
+    { "admin", PLANE_BODY_admin, PLANE_MSG_ADMIN, false, &admin_fx, GOLDEN_ADMIN },
 };
 #define N_BODY_CASES (sizeof body_cases / sizeof body_cases[0])
 
@@ -348,6 +354,14 @@ assert_body_eq(enum plane_body_kind kind, const void *want, const union plane_bo
             assert_string_equal(a->stats[i].name, b->stats[i].name);
             assert_true(a->stats[i].value == b->stats[i].value);
         }
+        break;
+    }
+    case PLANE_BODY_admin: {
+        const struct plane_body_admin *a = want, *b = &got->admin;
+        assert_int_equal(a->op, b->op);
+        assert_int_equal(a->app_id, b->app_id);
+        assert_int_equal(a->device, b->device);
+        assert_bytes(a->key, a->key_len, b->key, b->key_len);
         break;
     }
     case PLANE_BODY_app_deploy: {

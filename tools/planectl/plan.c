@@ -1,4 +1,4 @@
-/* planectl: the operator's tool; this first version has the `plan` subcommand (the planner). */
+/* planectl plan: the planner front end (ILP placement of the apps' key space, paper section 5). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,11 +7,12 @@
 #include <plane/error.h>
 
 #include "common/config.h"
+#include "planectl.h"
 #include "planner.h"
 #include "workload.h"
 
 static void
-usage(FILE *f)
+plan_usage(FILE *f)
 {
     fputs("usage: planectl plan RACK.yaml WORKLOAD.yaml [--out FRAGMENT.yaml]\n"
           "                     [--objective latency|throughput] [--json]\n"
@@ -23,7 +24,7 @@ usage(FILE *f)
           "Exit status: 0 planned, 1 bad input, 2 infeasible, 3 other error.\n", f);
 }
 
-static int
+int
 cmd_plan(int argc, char **argv)
 {
     const char *rack_path = NULL, *wl_path = NULL, *out_path = NULL;
@@ -57,23 +58,23 @@ cmd_plan(int argc, char **argv)
         } else if (!strcmp(a, "--no-aggregate")) {
             opts.no_aggregate = true;
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
+            plan_usage(stdout);
             return 0;
         } else if (a[0] == '-') {
             fprintf(stderr, "planectl: unknown option %s\n", a);
-            usage(stderr);
+            plan_usage(stderr);
             return 1;
         } else if (!rack_path) {
             rack_path = a;
         } else if (!wl_path) {
             wl_path = a;
         } else {
-            usage(stderr);
+            plan_usage(stderr);
             return 1;
         }
     }
     if (!rack_path || !wl_path) {
-        usage(stderr);
+        plan_usage(stderr);
         return 1;
     }
 
@@ -120,23 +121,4 @@ out:
     plane_workload_delete(wl);
     plane_config_delete(rack);
     return status;
-}
-
-int
-main(int argc, char **argv)
-{
-    if (argc < 2) {
-        usage(stderr);
-        return 1;
-    }
-    if (!strcmp(argv[1], "plan")) {
-        return cmd_plan(argc - 2, argv + 2);
-    }
-    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
-        usage(stdout);
-        return 0;
-    }
-    fprintf(stderr, "planectl: unknown command %s\n", argv[1]);
-    usage(stderr);
-    return 1;
 }
