@@ -30,6 +30,7 @@
 #include "merge.h"
 #include "object.h"
 #include "placement.h"
+#include "switch_tap.h"
 #include "update.h"
 
 PLANE_LOG_MODULE(switch);
@@ -101,8 +102,8 @@ sw_refcount_set(struct sw_app *a, uint16_t i, const struct plane_flow_key *k, ui
 static void sw_upd_timer_cb(uv_timer_t *t);
 
 /* Arms the one-shot timer at the earliest deadline of any update engine. */
-static void
-sw_arm_updates(struct plane_switch *sw)
+void
+plane_switch__arm_updates(struct plane_switch *sw)
 {
     if (sw->stopping || !sw->timers_inited) {
         return;
@@ -131,7 +132,7 @@ sw_upd_timer_cb(uv_timer_t *t)
     for (size_t i = 0; i < sw->n_apps; i++) {
         plane_update_tick(sw->apps[i].upd, now);
     }
-    sw_arm_updates(sw);
+    plane_switch__arm_updates(sw);
 }
 
 /* T_idle aging: a slice of every flow manager per call, so a sweep spreads
@@ -156,7 +157,7 @@ sw_age_timer_cb(uv_timer_t *t)
         uint32_t slice = nb / 4 + 1;
         plane_update_age(a->upd, now, idle_ns, slice);
     }
-    sw_arm_updates(sw);
+    plane_switch__arm_updates(sw);
 }
 
 /* ---- the update engine's ops: install (ENTRY_READ), collect (DEMOTE), remove */
@@ -273,7 +274,7 @@ sw_read_cb(void *arg, struct plane_rpc *rpc, int status, const struct plane_wire
     }
     plane_update_done(a->upd, op->ticket, err, plane_clock_now_ns());
     plane_free(op);
-    sw_arm_updates(sw);
+    plane_switch__arm_updates(sw);
 }
 
 static uint16_t
@@ -406,7 +407,7 @@ sw_demote_cb(void *arg, struct plane_rpc *rpc, int status, const struct plane_wi
     plane_update_done(a->upd, op->ticket, status, plane_clock_now_ns());
     struct plane_switch *sw = a->sw;
     plane_free(op);
-    sw_arm_updates(sw);
+    plane_switch__arm_updates(sw);
 }
 
 /*
@@ -528,6 +529,17 @@ sw_egress(struct plane_switch *sw, struct plane_wire_data *d)
         PLANE_WARN_RL(&rl, "egress to unknown port %u: dropped", d->port);
         return;
     }
+    if (port->tap) {
+        /* A TAP port's egress is the bare frame: the kernel behind it is
+         * the next hop, not a Plane peer. */
+        if (plane_switch_tap_send(port->tap, d->frame, d->frame_len)) {
+            PLANE_CTR_INC(&sw->stats, egress_errors);
+            PLANE_DBG_RL(&rl, "egress on tap port %s failed", port->cfg->name);
+            return;
+        }
+        PLANE_CTR_INC(&sw->stats, egress_frames);
+        return;
+    }
     if (!port->cfg->has_peer) {
         PLANE_CTR_INC(&sw->stats, egress_no_peer);
         PLANE_DBG_RL(&rl, "port %s has no peer: dropped", port->cfg->name);
@@ -575,17 +587,12 @@ sw_to_device(struct plane_switch *sw, struct sw_app *a, uint64_t key_hash,
     PLANE_CTR_INC(&sw->stats, to_device);
 }
 
-/* Ingress: a raw Ethernet frame on a port. */
+/* Ingress: a raw Ethernet frame on a port (a UDP datagram or a TAP read). */
 static void
-sw_port_rx(void *arg, struct plane_udp *udp, uint16_t peer, const struct sockaddr *from,
-           const uint8_t *buf, size_t len)
+sw_port_ingress(struct sw_port *port, const uint8_t *buf, size_t len)
 {
     static struct plane_log_rl rl = PLANE_LOG_RL_INIT(5, 1);
-    struct sw_port *port = arg;
     struct plane_switch *sw = port->sw;
-    (void) udp;
-    (void) peer;
-    (void) from;
 
     PLANE_CTR_INC(&sw->stats, rx_frames);
     if (sw->stopping || len > sizeof sw->bufs->frame) {
@@ -650,6 +657,22 @@ sw_port_rx(void *arg, struct plane_udp *udp, uint16_t peer, const struct sockadd
         PLANE_WARN_RL(&rl, "app %s: MISS at the switch for a resident key", a->cfg->name);
     }
     sw_to_device(sw, a, key_hash, port->cfg->id, now, buf, len);
+}
+
+static void
+sw_port_rx(void *arg, struct plane_udp *udp, uint16_t peer, const struct sockaddr *from,
+           const uint8_t *buf, size_t len)
+{
+    (void) udp;
+    (void) peer;
+    (void) from;
+    sw_port_ingress(arg, buf, len);
+}
+
+static void
+sw_tap_rx(void *arg, const uint8_t *frame, size_t len)
+{
+    sw_port_ingress(arg, frame, len);
 }
 
 /* DATA on the control endpoint: a device's processed packet. */
@@ -1050,7 +1073,7 @@ sw_h_pop(void *arg, struct plane_rpc *rpc, const struct plane_rpc_req *req)
         }
     }
     plane_rpc_respond(rpc, req->token, 0, NULL, 0);
-    sw_arm_updates(sw);
+    plane_switch__arm_updates(sw);
 }
 
 /* ---- stats --------------------------------------------------------------- */
@@ -1094,6 +1117,14 @@ plane_switch_stats_foreach(const struct plane_switch *sw, plane_switch_stat_fn f
                        plane_rpc_counter_name, NULL, fn, arg);
     }
     for (size_t i = 0; i < sw->n_ports; i++) {
+        if (sw->ports[i].tap) {
+            const struct plane_switch_tap_stats *ts = plane_switch_tap_stats(sw->ports[i].tap);
+            for (size_t j = 0; plane_switch_tap_counter_name(j); j++) {
+                snprintf(p, sizeof p, "tap.port.%s.%s", sw->ports[i].cfg->name,
+                         plane_switch_tap_counter_name(j));
+                fn(arg, p, plane_counters_get(ts, j));
+            }
+        }
         if (!sw->ports[i].udp) {
             continue;
         }
@@ -1386,6 +1417,14 @@ sw_udp_closed(void *arg, struct plane_udp *udp)
 }
 
 static void
+sw_tap_closed(void *arg, struct plane_switch_tap *tap)
+{
+    struct plane_switch *sw = arg;
+    (void) tap;
+    sw->n_open--;
+}
+
+static void
 sw_rpc_closed(void *arg, struct plane_rpc *rpc)
 {
     struct plane_switch *sw = arg;
@@ -1462,6 +1501,16 @@ plane_switch_start(struct plane_switch *sw)
 
     for (size_t i = 0; i < sw->n_ports; i++) {
         struct sw_port *p = &sw->ports[i];
+        if (p->cfg->has_tap) {
+            err = plane_switch_tap_open(sw->loop, p->cfg->tap, sw_tap_rx, p, &p->tap);
+            if (err) {
+                PLANE_ERR("port %s: cannot open tap %s: %s", p->cfg->name, p->cfg->tap,
+                          plane_err_name(err));
+                return err;
+            }
+            sw->n_open++;
+            continue;
+        }
         p->udp = sw_udp_open(sw, &p->cfg->listen, true, &err);
         if (!p->udp || err) {
             return err;
@@ -1513,6 +1562,9 @@ plane_switch_stop(struct plane_switch *sw)
     for (size_t i = 0; i < sw->n_ports; i++) {
         if (sw->ports[i].udp) {
             plane_udp_close(sw->ports[i].udp, sw_udp_closed, sw);
+        }
+        if (sw->ports[i].tap) {
+            plane_switch_tap_close(sw->ports[i].tap, sw_tap_closed, sw);
         }
     }
     if (sw->timers_inited) {

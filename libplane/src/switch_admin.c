@@ -81,15 +81,19 @@ admin_update(struct plane_switch *sw, const struct plane_body_admin *b)
     memcpy(&k, b->key, sizeof k);
     plane_app_inst_union_key(a->inst, &k, &masked);
     uint64_t now = plane_clock_now_ns();
-    /* Later phases (T_flush, retries) are driven by the switch's update
-     * timer, which the periodic aging timer re-arms. */
+    /* Later phases (T_flush, retries) run from the switch's update timer:
+     * arm it for the new deadline now. */
+    int rc;
     if (b->op == PLANE_ADMIN_PROMOTE) {
         if (plane_flowmgr_contains(a->fm, &masked)) {
             return PLANE_EEXIST;
         }
-        return plane_update_promote(a->upd, &masked, now);
+        rc = plane_update_promote(a->upd, &masked, now);
+    } else {
+        rc = plane_update_demote(a->upd, &masked, now);
     }
-    return plane_update_demote(a->upd, &masked, now);
+    plane_switch__arm_updates(sw);
+    return rc;
 }
 
 void

@@ -165,7 +165,8 @@ struct sw_port {
     struct plane_switch *sw;
     size_t idx;
     const struct plane_config_port *cfg;
-    struct plane_udp *udp;
+    struct plane_udp *udp;          /* a `listen` port, or */
+    struct plane_switch_tap *tap;   /* a `tap` port (switch_tap.h) */
 };
 
 struct plane_switch {
@@ -212,6 +213,9 @@ struct sw_op {
     uint16_t dev;
 };
 
+
+/* switch.c: (re)arms the update engine's timer for its next deadline. */
+void plane_switch__arm_updates(struct plane_switch *sw);
 
 /* switch_sync.c */
 /* Creates app a's SYNC state (after its objects).  0 or PLANE_ENOMEM. */
