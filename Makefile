@@ -30,10 +30,8 @@ test: deps
 	$(CMAKE) --build $(TEST_BUILD) -j $(JOBS)
 	cd $(TEST_BUILD) && ctest --output-on-failure --timeout 600 -j $(JOBS)
 
-demo:
-	@echo "make demo: the local-rack demo needs the daemons, apps and planegen" >&2
-	@echo "(issues 'switchd, nicd, serverd', 'apps' and 'tools'); not built yet." >&2
-	@exit 2
+demo: build
+	BUILD=$(abspath $(BUILD)) ./scripts/demo.sh
 
 bench:
 	@echo "make bench: the benchmarks are not written yet (benchmarks issue)." >&2

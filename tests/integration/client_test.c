@@ -148,18 +148,28 @@ static int
 rack_init(struct rack *r)
 {
     memset(r, 0, sizeof *r);
-    snprintf(r->dir, sizeof r->dir, "%s/plane-ct-XXXXXX", env_or("TMPDIR", "/tmp"));
+    /* The directory name is kept short so every path built from it fits. */
+    int dl = snprintf(r->dir, sizeof r->dir - 64, "%s/plane-ct-XXXXXX",
+                      env_or("TMPDIR", "/tmp"));
+    if (dl < 0 || (size_t) dl >= sizeof r->dir - 64) {
+        return -1;
+    }
     if (!mkdtemp(r->dir)) {
         return -1;
     }
-    snprintf(r->yaml, sizeof r->yaml, "%s/rack.yaml", r->dir);
+    if (snprintf(r->yaml, sizeof r->yaml, "%.*s/rack.yaml", PATH_MAX - 64, r->dir) < 0) {
+        return -1;
+    }
     for (int i = 0; i < N_PROCS + 2; i++) {
         if (!(r->port[i] = pick_port())) {
             return -1;
         }
     }
     for (int i = 0; i < N_PROCS; i++) {
-        snprintf(r->log[i], sizeof r->log[i], "%s/%s.log", r->dir, proc_names[i]);
+        if (snprintf(r->log[i], sizeof r->log[i], "%.*s/%.16s.log", PATH_MAX - 64, r->dir,
+                     proc_names[i]) < 0) {
+            return -1;
+        }
     }
     FILE *f = fopen(r->yaml, "w");
     if (!f) {
