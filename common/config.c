@@ -742,6 +742,22 @@ static int
 validate_port(struct cfg_ctx *c, void *base, yaml_node_t *node, size_t index)
 {
     struct plane_config_port *p = base, *ports = p - index;
+    /* A port's frames come from one place: a UDP endpoint or a TAP device. */
+    if (p->has_listen == p->has_tap) {
+        return plane_yaml_fail_key(&c->y, node, p->has_tap ? "tap" : "listen",
+                                   p->has_tap ? "listen and tap are mutually exclusive"
+                                              : "missing required field (or tap)");
+    }
+    if (p->has_tap && p->has_peer) {
+        return plane_yaml_fail_key(&c->y, node, "peer",
+                                   "a tap port's egress goes to its interface: no peer");
+    }
+    /* The kernel's IFNAMSIZ (16) includes the NUL. */
+    if (p->has_tap && strlen(p->tap) > 15) {
+        return plane_yaml_fail_key(&c->y, node, "tap",
+                                   "interface name \"%s\" is longer than 15 characters",
+                                   p->tap);
+    }
     if (addr_clash(&p->listen, &c->cfg->sw.control)) {
         return plane_yaml_fail_key(&c->y, node, "listen", "same address as switch.control");
     }
@@ -758,6 +774,10 @@ validate_port(struct cfg_ctx *c, void *base, yaml_node_t *node, size_t index)
         }
         if (addr_clash(&ports[i].listen, &p->listen)) {
             return plane_yaml_fail_key(&c->y, node, "listen", "same address as ports[%zu]", i);
+        }
+        if (p->has_tap && ports[i].has_tap && !strcmp(ports[i].tap, p->tap)) {
+            return plane_yaml_fail_key(&c->y, node, "tap",
+                                       "same interface as ports[%zu]", i);
         }
     }
     return 0;
@@ -964,10 +984,12 @@ static const struct cfg_field port_fields[] = {
     { "id", CFG_U16, OFF(struct plane_config_port, id), .max = UINT16_MAX,
       .required = true },
     { "name", CFG_NAME, OFF(struct plane_config_port, name), .required = true },
-    { "listen", CFG_ADDR, OFF(struct plane_config_port, listen), .min = 0,
-      .required = true },
+    { "listen", CFG_ADDR, OFF(struct plane_config_port, listen),
+      HAS(struct plane_config_port, has_listen), .min = 0 },
     { "peer", CFG_ADDR, OFF(struct plane_config_port, peer),
       HAS(struct plane_config_port, has_peer), .min = 1 },
+    { "tap", CFG_NAME, OFF(struct plane_config_port, tap),
+      HAS(struct plane_config_port, has_tap) },
 };
 static const struct cfg_section port_section = {
     SECTION_OF(port_fields), .size = sizeof(struct plane_config_port),

@@ -45,6 +45,12 @@
  *         name: NAME                    unique among ports
  *         listen: ADDR                  where the port's ingress arrives (port 0 ok)
  *         peer: ADDR                    optional: where its egress goes
+ *         tap: IFNAME                   instead of listen/peer: a Linux TAP
+ *                                       interface (created when absent) whose
+ *                                       frames are the port's ingress and which
+ *                                       receives its egress as bare frames;
+ *                                       1..15 characters of NAME, unique
+ *                                       (exactly one of listen and tap)
  *     capacities:                       optional, every field defaulted
  *       flow_entries: 65536  sram_kb: 16384  tcam_entries: 4096
  *       hash_units: 8        alus: 16
@@ -147,9 +153,12 @@ struct plane_config_timers {
 struct plane_config_port {
     uint16_t id;
     char name[PLANE_CONFIG_NAME_MAX];
-    struct plane_config_addr listen;
+    struct plane_config_addr listen;  /* zeroed for a TAP port */
+    bool has_listen;
     struct plane_config_addr peer;
     bool has_peer;
+    char tap[PLANE_CONFIG_NAME_MAX];  /* TAP interface name, or "" */
+    bool has_tap;                     /* exactly one of has_listen, has_tap */
 };
 
 struct plane_config_capacities {

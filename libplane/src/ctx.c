@@ -258,6 +258,32 @@ ctx_merge(struct plane_ctx *ctx, struct plane_object *o, uint16_t obj,
     return 0;
 }
 
+/* Logs a sketch update for the other copy when the instance asks. */
+static void
+ctx_log_sketch(struct plane_ctx *ctx, uint16_t obj, const void *item, size_t len,
+               const void *value, size_t vlen)
+{
+    if (!ctx->inst->log_merges) {
+        return;
+    }
+    if (len > PLANE_OBJ_MAX_KEY) {
+        ctx->out->updates_lost = true;   /* too long an item to replicate */
+        return;
+    }
+    struct plane_run_update *u = log_update(ctx);
+    if (u) {
+        u->obj = obj;
+        u->op = PLANE_RUN_SKETCH;
+        u->key_len = (uint8_t) len;
+        u->value_len = (uint8_t) vlen;
+        memcpy(u->key, item, len);
+        if (vlen) {
+            memcpy(u->value, value, vlen);
+        }
+        ctx->out->n_updates++;
+    }
+}
+
 int
 plane_ctx_reg_merge(struct plane_ctx *ctx, uint16_t obj, const void *key,
                     size_t key_len, const void *operand)
@@ -294,6 +320,7 @@ plane_ctx_cms_add(struct plane_ctx *ctx, uint16_t obj, const void *item,
     struct plane_object *o = ctx_obj(ctx, obj, PLANE_OBJ_CMS, "cms_add");
     if (o) {
         plane_object_cms_add(o, item, len, count);
+        ctx_log_sketch(ctx, obj, item, len, &count, sizeof count);
     }
 }
 
@@ -312,6 +339,7 @@ plane_ctx_bloom_add(struct plane_ctx *ctx, uint16_t obj, const void *item,
     struct plane_object *o = ctx_obj(ctx, obj, PLANE_OBJ_BLOOM, "bloom_add");
     if (o) {
         plane_object_bloom_add(o, item, len);
+        ctx_log_sketch(ctx, obj, item, len, NULL, 0);
     }
 }
 

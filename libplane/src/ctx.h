@@ -17,6 +17,8 @@ enum plane_run_update_op {
     PLANE_RUN_INSERT = 0,    /* insert or replace key -> value */
     PLANE_RUN_DELETE = 1,    /* delete key (value unused) */
     PLANE_RUN_MERGE = 2,     /* merge value (an operand) into key's register entry */
+    PLANE_RUN_SKETCH = 3,    /* add key (an item) to a sketch: CMS with count
+                              * value (8 bytes), Bloom without value */
 };
 
 /*

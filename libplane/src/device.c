@@ -158,7 +158,7 @@ dev_repl_fill(struct held *h, const struct plane_run_result *r, uint16_t app_id)
         const struct plane_run_update *u = &r->updates[i];
         struct dev_repl_ent *e = &h->ents[n++];
         e->obj = u->obj;
-        e->flags = u->op == PLANE_RUN_MERGE    ? PLANE_ENTRY_F_MERGE
+        e->flags = u->op == PLANE_RUN_MERGE || u->op == PLANE_RUN_SKETCH ? PLANE_ENTRY_F_MERGE
                    : u->op == PLANE_RUN_DELETE ? PLANE_ENTRY_F_DELETE : 0;
         e->key_len = u->key_len;
         e->value_len = u->op == PLANE_RUN_DELETE ? 0 : u->value_len;

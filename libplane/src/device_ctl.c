@@ -264,6 +264,28 @@ h_heartbeat(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_
     DEV_RESPOND(dev, rpc, req->token, heartbeat, &hb);
 }
 
+/*
+ * A streamed sketch update (key = the item; a CMS's value = the count):
+ * 0 when applied, PLANE_ENOENT when e does not name a sketch.
+ */
+static int
+dev_sketch_add(struct dev_app *a, const struct plane_body_entry *e)
+{
+    struct plane_object *obj = plane_app_inst_object(a->inst, e->object_id);
+    enum plane_obj_kind k = obj ? plane_object_kind(obj) : PLANE_OBJ_TABLE;
+    if (k == PLANE_OBJ_CMS && e->value_len == sizeof(uint64_t)) {
+        uint64_t count;
+        memcpy(&count, e->value, sizeof count);
+        plane_object_cms_add(obj, e->key, e->key_len, count);
+        return 0;
+    }
+    if (k == PLANE_OBJ_BLOOM && e->value_len == 0) {
+        plane_object_bloom_add(obj, e->key, e->key_len);
+        return 0;
+    }
+    return PLANE_ENOENT;
+}
+
 /* ENTRY_INSERT / ENTRY_UPDATE / ENTRY_DELETE: the replica path. */
 static void
 h_entries(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc_req *req,
@@ -292,6 +314,10 @@ h_entries(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rp
         }
         bool del = del_msg || (upd_msg && (e->flags & PLANE_ENTRY_F_DELETE));
         bool merge = upd_msg && !del && (e->flags & PLANE_ENTRY_F_MERGE);
+        if (merge && dev_sketch_add(a, e) == 0) {
+            PLANE_CTR_INC(&dev->stats, entries_applied);
+            continue;
+        }
         struct plane_object *obj = dev_entry_object(a, e, !del);
         int rc;
         if (!obj) {

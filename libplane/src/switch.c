@@ -653,8 +653,17 @@ sw_port_ingress(struct sw_port *port, const uint8_t *buf, size_t len)
             sw_egress(sw, &d);
             return;
         }
+        /* The app wants control logic for a resident key (a table entry
+         * to add or remove: a cache fill, an invalidation).  Control logic
+         * runs on devices only, and the switch's copy of the tables must
+         * not go stale: demote the key (its flow-manager entry goes now, so
+         * no later packet is served here with the old tables) and let the
+         * device, which holds every copy's tables, run it.  A key that
+         * stays hot is promoted again with fresh entries. */
         PLANE_CTR_INC(&a->stats, switch_miss);
-        PLANE_WARN_RL(&rl, "app %s: MISS at the switch for a resident key", a->cfg->name);
+        if (plane_update_demote(a->upd, &ukey, now) == 0) {
+            plane_switch__arm_updates(sw);
+        }
     }
     sw_to_device(sw, a, key_hash, port->cfg->id, now, buf, len);
 }

@@ -69,7 +69,7 @@ struct sw_stats {
     X(rx)                 /* frames classified to the app */                   \
     X(hits)               /* flow-manager hits: processed at the switch */     \
     X(misses)             /* flow-manager misses: sent to a device */          \
-    X(switch_miss)        /* BUG: MISS verdict at the switch despite a hit */  \
+    X(switch_miss)        /* MISS at the switch for a resident key: demoted */  \
     X(sw_forwarded)                                                            \
     X(sw_dropped)         /* DROP verdicts at the switch */                    \
     X(dev_processed)      /* processed frames from devices sent to egress */   \
