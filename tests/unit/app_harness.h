@@ -201,3 +201,203 @@ ah_reg_u64(const struct ah_app *a, struct plane_app_inst *inst, uint16_t obj,
     memcpy(&w, v, sizeof w);
     return w;
 }
+
+/*
+ * Adds several params: NULL-terminated key, value pairs, e.g.
+ * ah_params(a, "port", "80", "mss", "1460", NULL).  Strings must outlive
+ * the instances, as for ah_param().
+ */
+static inline void
+ah_params(struct ah_app *a, ...)
+{
+    va_list ap;
+    va_start(ap, a);
+    for (const char *k; (k = va_arg(ap, const char *)) != NULL;) {
+        ah_param(a, k, va_arg(ap, const char *));
+    }
+    va_end(ap);
+}
+
+/*
+ * Reads word w of register `name`'s entry for flow key k (masked by the
+ * register's key_fields, as the app's plane_ctx_obj_key() does); 0 when
+ * the entry is absent.
+ */
+static inline uint64_t
+ah_reg_word_of(const struct ah_app *a, struct plane_app_inst *inst, const char *name,
+               const struct plane_flow_key *k, unsigned w)
+{
+    uint16_t obj = ah_obj(a, name);
+    struct plane_flow_key m;
+    plane_flow_key_mask(k, a->app->desc->objects[obj].key_fields, &m);
+    uint64_t v[PLANE_OBJ_MAX_VALUE / 8] = { 0 };
+    assert_true(w < PLANE_OBJ_MAX_VALUE / 8);
+    if (plane_object_get(plane_app_inst_object(inst, obj), &m, sizeof m, v) != 0) {
+        return 0;
+    }
+    return v[w];
+}
+
+/*
+ * Reads word w of register `name`'s one entry when the register is keyed
+ * by nothing (key_fields 0: every flow shares it), as per-tenant counters
+ * are (0 when absent).
+ */
+static inline uint64_t
+ah_reg_word(const struct ah_app *a, struct plane_app_inst *inst, const char *name,
+            unsigned w)
+{
+    struct plane_flow_key any;
+    plane_flow_key_init(&any);
+    return ah_reg_word_of(a, inst, name, &any, w);
+}
+
+/* Fails the test unless f's IPv4 and L4 checksums equal freshly computed ones. */
+static inline void
+ah_assert_csums_ok(const struct ah_frame *f)
+{
+    static struct ah_frame g;     /* static: frames are large for a stack */
+    struct plane_pkt pkt;
+    g = *f;
+    ah_parse(&g, &pkt);
+    assert_int_equal(plane_pkt_recompute_csums(g.buf, &pkt), 0);
+    assert_memory_equal(g.buf, f->buf, f->len);
+}
+
+/* Fails the test unless the flow-key address addr holds IPv4 address want. */
+static inline void
+ah_assert_v4(const uint8_t addr[16], const uint8_t want[4])
+{
+    assert_memory_equal(addr + PLANE_FLOW_V4_OFF, want, 4);
+}
+
+/* plane_app_inst_entry_keys() callback of ah_copy_tables(): arg is the
+ * destination instance; table entries are inserted, the rest skipped. */
+static inline int
+ah_copy_table_entry(void *arg, uint16_t obj, const void *key, size_t klen,
+                    const void *value)
+{
+    struct plane_app_inst *to = arg;
+    struct plane_object *o = plane_app_inst_object(to, obj);
+    if (value && plane_object_kind(o) == PLANE_OBJ_TABLE) {
+        assert_int_equal(plane_object_insert(o, key, klen, value), 0);
+    }
+    return 0;
+}
+
+/*
+ * Copies union key uk's table entries from one instance to another, as
+ * the two-phase update does when a flow becomes popular (so the switch
+ * copy can then process the flow).
+ */
+static inline void
+ah_copy_tables(struct plane_app_inst *from, struct plane_app_inst *to,
+               const struct plane_flow_key *uk)
+{
+    assert_int_equal(plane_app_inst_entry_keys(from, uk, ah_copy_table_entry, to), 0);
+}
+
+/*
+ * Runs f like ah_run(), fails the test unless the verdict is FORWARD and
+ * returns the egress port.  r may be NULL.
+ */
+static inline uint16_t
+ah_run_fwd(struct plane_app_inst *inst, struct ah_frame *f, uint16_t in_port,
+           uint64_t now_ns, struct plane_run_result *r)
+{
+    struct plane_run_result local;
+    struct plane_run_result *out = r ? r : &local;
+    assert_int_equal(ah_run(inst, f, in_port, now_ns, out), PLANE_V_FORWARD);
+    return out->egress_port;
+}
+
+/* The number of elements of array x. */
+#define AH_COUNT(x) (sizeof (x) / sizeof (x)[0])
+
+/* Fails the test unless the app maps flow key k to state key want. */
+static inline void
+ah_assert_state_key(struct plane_app_inst *inst, const struct plane_flow_key *k,
+                    const struct plane_flow_key *want)
+{
+    struct plane_flow_key s;
+    plane_app_inst_state_key(inst, k, &s);
+    assert_true(plane_flow_key_eq(&s, want));
+}
+
+/*
+ * Fails the test unless each of the n_bad params bad[i] = { key, value }
+ * makes init() fail when added after the params `base` (a NULL-terminated
+ * list of key, value strings that init() accepts, or NULL for none).  Each
+ * try loads the module afresh.
+ */
+static inline void
+ah_assert_bad_params(const char *const bad[][2], size_t n_bad,
+                     const char *const *base)
+{
+    for (size_t n = 0; n < n_bad; n++) {
+        struct ah_app a;
+        ah_load(&a);
+        for (size_t i = 0; base && base[i]; i += 2) {
+            ah_param(&a, base[i], base[i + 1]);
+        }
+        ah_param(&a, bad[n][0], bad[n][1]);
+        if (ah_inst_try(&a, 1, true) != NULL) {
+            fail_msg("param %s=\"%s\" was accepted", bad[n][0], bad[n][1]);
+        }
+        ah_unload(&a);
+    }
+}
+
+/*
+ * The usual two copies of an app under test: an external device (device 1,
+ * where new_flow() runs) and the switch (device 0).  Load the module and
+ * add params to `a` (ah_load(), ah_param()), then ah_pair_start().
+ */
+struct ah_pair {
+    struct ah_app a;
+    struct plane_app_inst *ext;
+    struct plane_app_inst *sw;
+};
+
+/* Makes both instances from p->a's params (fails the test when init() fails). */
+static inline void
+ah_pair_start(struct ah_pair *p)
+{
+    p->ext = ah_inst(&p->a, 1, true);
+    p->sw = ah_inst(&p->a, 0, false);
+}
+
+/* Deletes both instances and unloads the module. */
+static inline void
+ah_pair_stop(struct ah_pair *p)
+{
+    plane_app_inst_delete(p->sw);
+    plane_app_inst_delete(p->ext);
+    ah_unload(&p->a);
+}
+
+/*
+ * The switch-after-copy check of a per-flow app: frame f misses at the
+ * switch (no control logic there, the frame untouched), is forwarded by
+ * the external copy (whose control logic makes the flow's entries), and
+ * once those entries are copied to the switch, the switch forwards its own
+ * copy of the frame exactly as the device did: same egress port, same
+ * bytes.  Runs at now_ns (the switch's second run at now_ns + 1); f ends as
+ * the device rewrote it and r (required) holds the device's result.
+ */
+static inline void
+ah_assert_switch_after_copy(struct ah_pair *p, struct ah_frame *f, uint16_t in_port,
+                            uint64_t now_ns, struct plane_run_result *r)
+{
+    struct ah_frame g = *f;
+    struct plane_run_result rs;
+    assert_int_equal(ah_run(p->sw, &g, in_port, now_ns, &rs), PLANE_V_MISS);
+    assert_false(rs.new_flow_ran);
+    assert_memory_equal(g.buf, f->buf, f->len);
+    assert_int_equal(ah_run(p->ext, f, in_port, now_ns, r), PLANE_V_FORWARD);
+    assert_true(plane_flow_key_eq(&rs.union_key, &r->union_key));
+    ah_copy_tables(p->ext, p->sw, &r->union_key);
+    assert_int_equal(ah_run(p->sw, &g, in_port, now_ns + 1, &rs), PLANE_V_FORWARD);
+    assert_int_equal(rs.egress_port, r->egress_port);
+    assert_memory_equal(g.buf, f->buf, f->len);
+}

@@ -8,48 +8,11 @@ static void
 acl_load(struct ah_app *a)
 {
     ah_load(a);
-    ah_param(a, "tenant0", "10.1.0.0/16");
-    ah_param(a, "tenant1", "10.2.0.0/16");
-    ah_param(a, "rule0", "deny proto=tcp dport=22");
-    ah_param(a, "rule1", "allow proto=tcp dst=10.1.0.0/16 dport=80-443 tenant=0");
-    ah_param(a, "rule2", "allow proto=udp src=192.0.2.0/24 tenant=1");
-    ah_param(a, "rule5", "deny tenant=1");
-    ah_param(a, "default", "allow");
-    ah_param(a, "out_port", "3");
-}
-
-/* Word t of a per-tenant register (key_fields 0: the one zero-key entry). */
-static uint64_t
-tenant_word(const struct ah_app *a, struct plane_app_inst *inst, const char *obj,
-            int t)
-{
-    struct plane_flow_key zero;
-    plane_flow_key_init(&zero);
-    uint64_t v[8] = { 0 };
-    if (plane_object_get(plane_app_inst_object(inst, ah_obj(a, obj)), &zero,
-                         sizeof zero, v) != 0) {
-        return 0;
-    }
-    return v[t];
-}
-
-static int
-copy_entry(void *arg, uint16_t obj, const void *key, size_t klen, const void *value)
-{
-    struct plane_app_inst *to = arg;
-    struct plane_object *o = plane_app_inst_object(to, obj);
-    if (value && plane_object_kind(o) == PLANE_OBJ_TABLE) {
-        assert_int_equal(plane_object_insert(o, key, klen, value), 0);
-    }
-    return 0;
-}
-
-/* Copies union key uk's table entries, as a two-phase update would. */
-static void
-copy_state(struct plane_app_inst *from, struct plane_app_inst *to,
-           const struct plane_flow_key *uk)
-{
-    assert_int_equal(plane_app_inst_entry_keys(from, uk, copy_entry, to), 0);
+    ah_params(a, "tenant0", "10.1.0.0/16", "tenant1", "10.2.0.0/16",
+              "rule0", "deny proto=tcp dport=22",
+              "rule1", "allow proto=tcp dst=10.1.0.0/16 dport=80-443 tenant=0",
+              "rule2", "allow proto=udp src=192.0.2.0/24 tenant=1",
+              "rule5", "deny tenant=1", "default", "allow", "out_port", "3", NULL);
 }
 
 /* Runs one packet; proto 6 or 17.  Returns the verdict. */
@@ -123,10 +86,10 @@ test_rules(void **state)
     assert_int_equal(run(ext, 17, x, 1, AH_IP4(172, 16, 0, 1), 53, &r),
                      PLANE_V_DROP);
 
-    assert_int_equal(tenant_word(&a, ext, "dropped", 0), 3);
-    assert_int_equal(tenant_word(&a, ext, "dropped", 1), 2);
-    assert_int_equal(tenant_word(&a, ext, "passed", 0), 2);
-    assert_int_equal(tenant_word(&a, ext, "passed", 1), 1);
+    assert_int_equal(ah_reg_word(&a, ext, "dropped", 0), 3);
+    assert_int_equal(ah_reg_word(&a, ext, "dropped", 1), 2);
+    assert_int_equal(ah_reg_word(&a, ext, "passed", 0), 2);
+    assert_int_equal(ah_reg_word(&a, ext, "passed", 1), 1);
     const struct plane_app_inst_stats *s = plane_app_inst_stats(ext);
     assert_int_equal(s->dropped, 7);
     assert_int_equal(s->forwarded, 3);
@@ -147,7 +110,7 @@ test_default_deny(void **state)
     struct plane_run_result r;
     assert_int_equal(run(ext, 6, AH_IP4(1, 1, 1, 1), 1, AH_IP4(10, 3, 0, 1), 80, &r),
                      PLANE_V_DROP);
-    assert_int_equal(tenant_word(&a, ext, "dropped", 3), 1);
+    assert_int_equal(ah_reg_word(&a, ext, "dropped", 3), 1);
     plane_app_inst_delete(ext);
     ah_unload(&a);
 }
@@ -157,28 +120,26 @@ static void
 test_switch_after_copy(void **state)
 {
     (void) state;
-    struct ah_app a;
-    acl_load(&a);
-    struct plane_app_inst *ext = ah_inst(&a, 1, true);
-    struct plane_app_inst *sw = ah_inst(&a, 0, false);
+    struct ah_pair t;
+    acl_load(&t.a);
+    ah_pair_start(&t);
+    struct plane_app_inst *ext = t.ext, *sw = t.sw;
     struct plane_run_result r, rs;
     const uint8_t *x = AH_IP4(1, 1, 1, 1), *vm0 = AH_IP4(10, 1, 0, 5);
     static const uint16_t dports[] = { 22, 80, 8080 };
     for (size_t i = 0; i < 3; i++) {
         assert_int_equal(run(sw, 6, x, 1000, vm0, dports[i], &rs), PLANE_V_MISS);
         enum plane_verdict v = run(ext, 6, x, 1000, vm0, dports[i], &r);
-        copy_state(ext, sw, &r.union_key);
+        ah_copy_tables(ext, sw, &r.union_key);
         assert_int_equal(run(sw, 6, x, 1000, vm0, dports[i], &rs), v);
         assert_false(rs.new_flow_ran);
         if (v == PLANE_V_FORWARD) {
             assert_int_equal(rs.egress_port, r.egress_port);
         }
     }
-    assert_int_equal(tenant_word(&a, sw, "dropped", 0), 1);
-    assert_int_equal(tenant_word(&a, sw, "passed", 0), 2);
-    plane_app_inst_delete(sw);
-    plane_app_inst_delete(ext);
-    ah_unload(&a);
+    assert_int_equal(ah_reg_word(&t.a, sw, "dropped", 0), 1);
+    assert_int_equal(ah_reg_word(&t.a, sw, "passed", 0), 2);
+    ah_pair_stop(&t);
 }
 
 static void
@@ -198,13 +159,7 @@ test_bad_params(void **state)
         { "out_port", "-1" },
         { "colour", "blue" },
     };
-    for (size_t n = 0; n < sizeof bad / sizeof bad[0]; n++) {
-        struct ah_app a;
-        ah_load(&a);
-        ah_param(&a, bad[n][0], bad[n][1]);
-        assert_null(ah_inst_try(&a, 1, true));
-        ah_unload(&a);
-    }
+    ah_assert_bad_params(bad, AH_COUNT(bad), NULL);
 }
 
 int

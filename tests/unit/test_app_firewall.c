@@ -8,9 +8,8 @@ static void
 fw_load(struct ah_app *a)
 {
     ah_load(a);
-    ah_param(a, "inside", "10.0.0.0/8, 192.168.0.0/16");
-    ah_param(a, "inside_port", "1");
-    ah_param(a, "outside_port", "2");
+    ah_params(a, "inside", "10.0.0.0/8, 192.168.0.0/16", "inside_port", "1",
+              "outside_port", "2", NULL);
 }
 
 /* Word 0 of per-source register `obj` for host a.b.c.d. */
@@ -21,25 +20,6 @@ host_count(const struct ah_app *a, struct plane_app_inst *inst, const char *obj,
     struct plane_flow_key k;
     plane_flow_key_set_v4(&k, 6, host, 1, AH_IP4(0, 0, 0, 0), 2);
     return ah_reg_u64(a, inst, ah_obj(a, obj), &k);
-}
-
-static int
-copy_entry(void *arg, uint16_t obj, const void *key, size_t klen, const void *value)
-{
-    struct plane_app_inst *to = arg;
-    struct plane_object *o = plane_app_inst_object(to, obj);
-    if (value && plane_object_kind(o) == PLANE_OBJ_TABLE) {
-        assert_int_equal(plane_object_insert(o, key, klen, value), 0);
-    }
-    return 0;
-}
-
-/* Copies union key uk's table entries, as a two-phase update would. */
-static void
-copy_state(struct plane_app_inst *from, struct plane_app_inst *to,
-           const struct plane_flow_key *uk)
-{
-    assert_int_equal(plane_app_inst_entry_keys(from, uk, copy_entry, to), 0);
 }
 
 /* Runs a TCP segment and checks that the firewall left the frame alone. */
@@ -177,10 +157,10 @@ static void
 test_switch_after_copy(void **state)
 {
     (void) state;
-    struct ah_app a;
-    fw_load(&a);
-    struct plane_app_inst *ext = ah_inst(&a, 1, true);
-    struct plane_app_inst *sw = ah_inst(&a, 0, false);
+    struct ah_pair t;
+    fw_load(&t.a);
+    ah_pair_start(&t);
+    struct plane_app_inst *ext = t.ext, *sw = t.sw;
     struct plane_run_result r, rs;
     const uint8_t *in = AH_IP4(10, 0, 0, 5), *out = AH_IP4(1, 2, 3, 4);
 
@@ -191,7 +171,7 @@ test_switch_after_copy(void **state)
     assert_int_equal(run_tcp(ext, in, 5555, out, 80, PLANE_TCP_SYN, IN_PORT, &r),
                      PLANE_V_FORWARD);
     assert_true(plane_flow_key_eq(&rs.union_key, &r.union_key));
-    copy_state(ext, sw, &r.union_key);
+    ah_copy_tables(ext, sw, &r.union_key);
 
     assert_int_equal(run_tcp(sw, out, 80, in, 5555, PLANE_TCP_ACK, OUT_PORT, &rs),
                      PLANE_V_FORWARD);
@@ -201,13 +181,11 @@ test_switch_after_copy(void **state)
     assert_int_equal(run_tcp(sw, in, 5555, out, 80, PLANE_TCP_ACK, IN_PORT, &rs),
                      PLANE_V_FORWARD);
     assert_int_equal(rs.egress_port, OUT_PORT);
-    assert_int_equal(host_count(&a, sw, "per_src", in), 2);
+    assert_int_equal(host_count(&t.a, sw, "per_src", in), 2);
     /* Another connection is still unknown at the switch. */
     assert_int_equal(run_tcp(sw, out, 81, in, 5555, PLANE_TCP_ACK, OUT_PORT, &rs),
                      PLANE_V_MISS);
-    plane_app_inst_delete(sw);
-    plane_app_inst_delete(ext);
-    ah_unload(&a);
+    ah_pair_stop(&t);
 }
 
 static void
@@ -217,17 +195,14 @@ test_state_key(void **state)
     struct ah_app a;
     fw_load(&a);
     struct plane_app_inst *sw = ah_inst(&a, 0, false);
-    struct plane_flow_key o, i, s1, s2;
+    struct plane_flow_key o, i;
     plane_flow_key_set_v4(&o, 6, AH_IP4(10, 0, 0, 5), 5555, AH_IP4(1, 2, 3, 4), 80);
     plane_flow_key_reverse(&o, &i);
-    plane_app_inst_state_key(sw, &i, &s1);
-    assert_true(plane_flow_key_eq(&s1, &o));
-    plane_app_inst_state_key(sw, &s1, &s2);
-    assert_true(plane_flow_key_eq(&s2, &o));
+    ah_assert_state_key(sw, &i, &o);
+    ah_assert_state_key(sw, &o, &o);          /* idempotent */
     /* Inside to inside keeps its own direction. */
     plane_flow_key_set_v4(&o, 6, AH_IP4(10, 0, 0, 5), 1, AH_IP4(192, 168, 0, 1), 2);
-    plane_app_inst_state_key(sw, &o, &s1);
-    assert_true(plane_flow_key_eq(&s1, &o));
+    ah_assert_state_key(sw, &o, &o);
     plane_app_inst_delete(sw);
     ah_unload(&a);
 }
@@ -244,13 +219,7 @@ test_bad_params(void **state)
         { "outside_port", "x" },
         { "colour", "blue" },
     };
-    for (size_t n = 0; n < sizeof bad / sizeof bad[0]; n++) {
-        struct ah_app a;
-        ah_load(&a);
-        ah_param(&a, bad[n][0], bad[n][1]);
-        assert_null(ah_inst_try(&a, 1, true));
-        ah_unload(&a);
-    }
+    ah_assert_bad_params(bad, AH_COUNT(bad), NULL);
 }
 
 int

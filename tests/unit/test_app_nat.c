@@ -18,63 +18,8 @@ static void
 nat_load(struct ah_app *a)
 {
     ah_load(a);
-    ah_param(a, "tenant0", T0);
-    ah_param(a, "tenant1", T1);
-    ah_param(a, "inside_port", "1");
-    ah_param(a, "outside_port", "2");
-}
-
-/* Word t of a per-tenant register (key_fields 0: the one zero-key entry). */
-static uint64_t
-tenant_word(const struct ah_app *a, struct plane_app_inst *inst, const char *obj,
-            int t)
-{
-    struct plane_flow_key zero;
-    plane_flow_key_init(&zero);
-    uint64_t v[8] = { 0 };
-    if (plane_object_get(plane_app_inst_object(inst, ah_obj(a, obj)), &zero,
-                         sizeof zero, v) != 0) {
-        return 0;
-    }
-    return v[t];
-}
-
-/* The frame's checksums equal freshly computed ones. */
-static void
-assert_csums_ok(const struct ah_frame *f)
-{
-    static struct ah_frame g;
-    struct plane_pkt pkt;
-    g = *f;
-    ah_parse(&g, &pkt);
-    assert_int_equal(plane_pkt_recompute_csums(g.buf, &pkt), 0);
-    assert_memory_equal(g.buf, f->buf, f->len);
-}
-
-static void
-assert_v4(const uint8_t addr[16], const uint8_t want[4])
-{
-    assert_memory_equal(addr + PLANE_FLOW_V4_OFF, want, 4);
-}
-
-/* Copies the table entries of union key uk from one instance to another,
- * as the two-phase update does when a flow becomes popular. */
-static int
-copy_entry(void *arg, uint16_t obj, const void *key, size_t klen, const void *value)
-{
-    struct plane_app_inst *to = arg;
-    struct plane_object *o = plane_app_inst_object(to, obj);
-    if (value && plane_object_kind(o) == PLANE_OBJ_TABLE) {
-        assert_int_equal(plane_object_insert(o, key, klen, value), 0);
-    }
-    return 0;
-}
-
-static void
-copy_state(struct plane_app_inst *from, struct plane_app_inst *to,
-           const struct plane_flow_key *uk)
-{
-    assert_int_equal(plane_app_inst_entry_keys(from, uk, copy_entry, to), 0);
+    ah_params(a, "tenant0", T0, "tenant1", T1, "inside_port", "1", "outside_port", "2",
+              NULL);
 }
 
 /* Outbound source translated, reply destination translated back, both valid. */
@@ -97,11 +42,11 @@ test_both_directions(void **state)
         assert_int_equal(r.new_flow_ran, i == 0);
         assert_int_equal(r.egress_port, OUT_PORT);
         ah_parse(&f, &pkt);
-        assert_v4(pkt.key.src_addr, AH_IP4(203, 0, 113, 0));
+        ah_assert_v4(pkt.key.src_addr, AH_IP4(203, 0, 113, 0));
         assert_int_equal(pkt.key.src_port, 1024 + 7744);
-        assert_v4(pkt.key.dst_addr, AH_IP4(8, 8, 8, 8));
+        ah_assert_v4(pkt.key.dst_addr, AH_IP4(8, 8, 8, 8));
         assert_int_equal(pkt.key.dst_port, 53);
-        assert_csums_ok(&f);
+        ah_assert_csums_ok(&f);
     }
 
     /* The reply finds the same state (same union key) and goes back in. */
@@ -112,10 +57,10 @@ test_both_directions(void **state)
     assert_true(plane_flow_key_eq(&rr.union_key, &r.union_key));
     assert_int_equal(rr.egress_port, IN_PORT);
     ah_parse(&f, &pkt);
-    assert_v4(pkt.key.src_addr, AH_IP4(8, 8, 8, 8));
-    assert_v4(pkt.key.dst_addr, AH_IP4(10, 1, 0, 7));
+    ah_assert_v4(pkt.key.src_addr, AH_IP4(8, 8, 8, 8));
+    ah_assert_v4(pkt.key.dst_addr, AH_IP4(10, 1, 0, 7));
     assert_int_equal(pkt.key.dst_port, 40000);
-    assert_csums_ok(&f);
+    ah_assert_csums_ok(&f);
 
     /* TCP, another inside host: another public address of the pool. */
     for (int i = 0; i < 2; i++) {
@@ -124,21 +69,21 @@ test_both_directions(void **state)
                 payload, sizeof payload);
         assert_int_equal(ah_run(ext, &f, IN_PORT, 30 + i, &r), PLANE_V_FORWARD);
         ah_parse(&f, &pkt);
-        assert_v4(pkt.key.src_addr, AH_IP4(203, 0, 113, 1));
+        ah_assert_v4(pkt.key.src_addr, AH_IP4(203, 0, 113, 1));
         assert_int_equal(pkt.key.src_port, 38000);
-        assert_csums_ok(&f);
+        ah_assert_csums_ok(&f);
     }
     ah_tcp4(&f, AH_IP4(93, 184, 216, 34), 443, AH_IP4(203, 0, 113, 1), 38000,
             PLANE_TCP_SYN | PLANE_TCP_ACK, 5000, 1001, NULL, 0);
     assert_int_equal(ah_run(ext, &f, OUT_PORT, 40, &rr), PLANE_V_FORWARD);
     assert_true(plane_flow_key_eq(&rr.union_key, &r.union_key));
     ah_parse(&f, &pkt);
-    assert_v4(pkt.key.dst_addr, AH_IP4(10, 1, 0, 100));
+    ah_assert_v4(pkt.key.dst_addr, AH_IP4(10, 1, 0, 100));
     assert_int_equal(pkt.key.dst_port, 40000);
-    assert_csums_ok(&f);
+    ah_assert_csums_ok(&f);
 
-    assert_int_equal(tenant_word(&a, ext, "pkts", 0), 7);
-    assert_int_equal(tenant_word(&a, ext, "pkts", 1), 0);
+    assert_int_equal(ah_reg_word(&a, ext, "pkts", 0), 7);
+    assert_int_equal(ah_reg_word(&a, ext, "pkts", 1), 0);
     assert_int_equal(plane_app_inst_stats(ext)->new_flows, 2);
     plane_app_inst_delete(ext);
     ah_unload(&a);
@@ -164,8 +109,8 @@ test_unsolicited(void **state)
     /* Tenant 1's pool: counted under tenant 1. */
     ah_udp4(&f, AH_IP4(8, 8, 8, 8), 53, AH_IP4(198, 51, 100, 9), 5000, NULL, 0);
     assert_int_equal(ah_run(ext, &f, OUT_PORT, 1, &r), PLANE_V_DROP);
-    assert_int_equal(tenant_word(&a, ext, "unsolicited", 0), 2);
-    assert_int_equal(tenant_word(&a, ext, "unsolicited", 1), 1);
+    assert_int_equal(ah_reg_word(&a, ext, "unsolicited", 0), 2);
+    assert_int_equal(ah_reg_word(&a, ext, "unsolicited", 1), 1);
     assert_int_equal(plane_app_inst_stats(ext)->dropped, 3);
 
     /* Traffic of no tenant is dropped by process() itself, even at the
@@ -193,7 +138,7 @@ test_exhaustion(void **state)
     ah_udp4(&f, AH_IP4(10, 2, 0, 5), 1000, AH_IP4(1, 1, 1, 1), 80, NULL, 0);
     assert_int_equal(ah_run(ext, &f, IN_PORT, 1, &r), PLANE_V_FORWARD);
     ah_parse(&f, &pkt);
-    assert_v4(pkt.key.src_addr, AH_IP4(198, 51, 100, 9));
+    ah_assert_v4(pkt.key.src_addr, AH_IP4(198, 51, 100, 9));
     assert_int_equal(pkt.key.src_port, 5000);
 
     /* Port 1002 lands on the same slot: exhausted, counted, no new entry. */
@@ -202,8 +147,8 @@ test_exhaustion(void **state)
         assert_int_equal(ah_run(ext, &f, IN_PORT, 2, &r), PLANE_V_DROP);
         assert_false(r.new_flow_ran);
     }
-    assert_int_equal(tenant_word(&a, ext, "exhausted", 1), 2);
-    assert_int_equal(tenant_word(&a, ext, "exhausted", 0), 0);
+    assert_int_equal(ah_reg_word(&a, ext, "exhausted", 1), 2);
+    assert_int_equal(ah_reg_word(&a, ext, "exhausted", 0), 0);
 
     /* The other slot is free. */
     ah_udp4(&f, AH_IP4(10, 2, 0, 5), 1001, AH_IP4(1, 1, 1, 1), 80, NULL, 0);
@@ -236,27 +181,17 @@ static void
 test_switch_after_copy(void **state)
 {
     (void) state;
-    struct ah_app a;
-    nat_load(&a);
-    struct plane_app_inst *ext = ah_inst(&a, 1, true);
-    struct plane_app_inst *sw = ah_inst(&a, 0, false);
+    struct ah_pair t;
+    nat_load(&t.a);
+    ah_pair_start(&t);
+    struct plane_app_inst *ext = t.ext, *sw = t.sw;
     uint8_t payload[8] = { 9 };
     struct ah_frame f, g;
     struct plane_run_result r, rs;
 
     ah_udp4(&f, AH_IP4(10, 1, 0, 7), 40000, AH_IP4(8, 8, 8, 8), 53, payload,
             sizeof payload);
-    g = f;
-    assert_int_equal(ah_run(sw, &g, IN_PORT, 1, &rs), PLANE_V_MISS);
-    assert_false(rs.new_flow_ran);
-    assert_memory_equal(g.buf, f.buf, f.len);       /* untouched on a miss */
-    assert_int_equal(ah_run(ext, &f, IN_PORT, 1, &r), PLANE_V_FORWARD);
-    assert_true(plane_flow_key_eq(&rs.union_key, &r.union_key));
-    copy_state(ext, sw, &r.union_key);
-
-    assert_int_equal(ah_run(sw, &g, IN_PORT, 2, &rs), PLANE_V_FORWARD);
-    assert_int_equal(rs.egress_port, r.egress_port);
-    assert_memory_equal(g.buf, f.buf, f.len);
+    ah_assert_switch_after_copy(&t, &f, IN_PORT, 1, &r);
 
     ah_udp4(&f, AH_IP4(8, 8, 8, 8), 53, AH_IP4(203, 0, 113, 0), 1024 + 7744,
             payload, sizeof payload);
@@ -265,10 +200,8 @@ test_switch_after_copy(void **state)
     assert_int_equal(ah_run(sw, &g, OUT_PORT, 3, &rs), PLANE_V_FORWARD);
     assert_int_equal(rs.egress_port, r.egress_port);
     assert_memory_equal(g.buf, f.buf, f.len);
-    assert_int_equal(tenant_word(&a, sw, "pkts", 0), 2);
-    plane_app_inst_delete(sw);
-    plane_app_inst_delete(ext);
-    ah_unload(&a);
+    assert_int_equal(ah_reg_word(&t.a, sw, "pkts", 0), 2);
+    ah_pair_stop(&t);
 }
 
 /* state_key() maps both directions to one key and is idempotent. */
@@ -279,23 +212,17 @@ test_state_key(void **state)
     struct ah_app a;
     nat_load(&a);
     struct plane_app_inst *sw = ah_inst(&a, 0, false);
-    struct plane_flow_key out, in, s1, s2, want;
+    struct plane_flow_key out, in, want;
     plane_flow_key_set_v4(&out, 17, AH_IP4(10, 1, 0, 7), 40000, AH_IP4(8, 8, 8, 8), 53);
     plane_flow_key_set_v4(&in, 17, AH_IP4(8, 8, 8, 8), 53, AH_IP4(203, 0, 113, 0),
                           1024 + 7744);
-    plane_app_inst_state_key(sw, &out, &s1);
-    assert_true(plane_flow_key_eq(&s1, &in));
-    plane_app_inst_state_key(sw, &s1, &s2);
-    assert_true(plane_flow_key_eq(&s2, &s1));
-    plane_app_inst_state_key(sw, &in, &s2);
-    assert_true(plane_flow_key_eq(&s2, &in));
+    ah_assert_state_key(sw, &out, &in);
+    ah_assert_state_key(sw, &in, &in);        /* idempotent; the reply's own */
     /* Not a tenant's flow, ICMP: the packet's own key. */
     plane_flow_key_set_v4(&want, 17, AH_IP4(172, 16, 0, 1), 1, AH_IP4(8, 8, 8, 8), 53);
-    plane_app_inst_state_key(sw, &want, &s1);
-    assert_true(plane_flow_key_eq(&s1, &want));
+    ah_assert_state_key(sw, &want, &want);
     plane_flow_key_set_v4(&want, 1, AH_IP4(10, 1, 0, 7), 7, AH_IP4(8, 8, 8, 8), 7);
-    plane_app_inst_state_key(sw, &want, &s1);
-    assert_true(plane_flow_key_eq(&s1, &want));
+    ah_assert_state_key(sw, &want, &want);
     plane_app_inst_delete(sw);
     ah_unload(&a);
 }
@@ -315,13 +242,7 @@ test_bad_params(void **state)
         { "colour", "blue" },
         { "inside_port", "70000" },
     };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        struct ah_app a;
-        ah_load(&a);
-        ah_param(&a, bad[i][0], bad[i][1]);
-        assert_null(ah_inst_try(&a, 1, true));
-        ah_unload(&a);
-    }
+    ah_assert_bad_params(bad, AH_COUNT(bad), NULL);
     /* Two tenants sharing a pool. */
     struct ah_app a;
     ah_load(&a);

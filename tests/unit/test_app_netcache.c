@@ -9,29 +9,13 @@
 #define P_BACKEND 5
 #define BASE (NC_DEFAULT_PORT + 1)
 
-struct nc_fx {
-    struct ah_app a;
-    struct plane_app_inst *ext;
-    struct plane_app_inst *sw;
-};
-
 static void
-fx_setup(struct nc_fx *t)
+fx_setup(struct ah_pair *t)
 {
     ah_load(&t->a);
-    ah_param(&t->a, "backend_port", "5");
-    ah_param(&t->a, "client_port", "1");
-    ah_param(&t->a, "hot_threshold", "3");
-    t->ext = ah_inst(&t->a, 1, true);
-    t->sw = ah_inst(&t->a, 0, false);
-}
-
-static void
-fx_teardown(struct nc_fx *t)
-{
-    plane_app_inst_delete(t->sw);
-    plane_app_inst_delete(t->ext);
-    ah_unload(&t->a);
+    ah_params(&t->a, "backend_port", "5", "client_port", "1", "hot_threshold", "3",
+              NULL);
+    ah_pair_start(t);
 }
 
 static void
@@ -85,17 +69,6 @@ get(struct plane_app_inst *inst, const uint8_t k[NC_KEY_LEN], struct ah_frame *f
     return r.egress_port;
 }
 
-/* The frame's IPv4 and UDP checksums are what a full recomputation gives. */
-static void
-assert_csums_valid(const struct ah_frame *f)
-{
-    struct ah_frame c = *f;
-    struct plane_pkt pkt;
-    ah_parse(&c, &pkt);
-    assert_int_equal(plane_pkt_recompute_csums(c.buf, &pkt), 0);
-    assert_memory_equal(c.buf, f->buf, f->len);
-}
-
 static const uint8_t *
 payload_of(const struct ah_frame *f, struct plane_pkt *pkt)
 {
@@ -105,22 +78,14 @@ payload_of(const struct ah_frame *f, struct plane_pkt *pkt)
 
 /* Reads stats word w of k's bucket in inst. */
 static uint64_t
-stat_of(struct nc_fx *t, struct plane_app_inst *inst, const uint8_t k[NC_KEY_LEN],
+stat_of(struct ah_pair *t, struct plane_app_inst *inst, const uint8_t k[NC_KEY_LEN],
         unsigned w)
 {
     struct ah_frame f;
     struct plane_pkt pkt;
     request(&f, NC_OP_GET, k, NULL);
     ah_parse(&f, &pkt);
-    struct plane_flow_key m;
-    plane_flow_key_mask(&pkt.key, PLANE_FLOW_SRC_PORT | PLANE_FLOW_DST_IP
-                        | PLANE_FLOW_DST_PORT, &m);
-    uint64_t v[4] = { 0 };
-    if (plane_object_get(plane_app_inst_object(inst, ah_obj(&t->a, "stats")), &m,
-                         sizeof m, v) != 0) {
-        return 0;
-    }
-    return v[w];
+    return ah_reg_word_of(&t->a, inst, "stats", &pkt.key, w);
 }
 
 /* Applies a run's table updates to another copy (what the daemon replicates). */
@@ -143,7 +108,7 @@ static void
 test_miss_fill_hit(void **state)
 {
     (void) state;
-    struct nc_fx t;
+    struct ah_pair t;
     fx_setup(&t);
     uint8_t k[NC_KEY_LEN];
     mkkey(k, 0x1122334455667788ULL);
@@ -198,7 +163,7 @@ test_miss_fill_hit(void **state)
     assert_int_equal(m[NC_OFF_VLEN], 5);
     assert_memory_equal(m + NC_OFF_VALUE, "hello", 5);
     assert_memory_equal(m + NC_OFF_KEY, k, NC_KEY_LEN);
-    assert_csums_valid(&f);
+    ah_assert_csums_ok(&f);
     assert_int_equal(stat_of(&t, t.ext, k, 0), 1);            /* hits */
 
     /* The switch serves hits too once the fill is replicated there. */
@@ -208,8 +173,8 @@ test_miss_fill_hit(void **state)
     m = payload_of(&f, &pkt);
     assert_int_equal(m[NC_OFF_OP], NC_OP_GET_REPLY);
     assert_memory_equal(m + NC_OFF_VALUE, "hello", 5);
-    assert_csums_valid(&f);
-    fx_teardown(&t);
+    ah_assert_csums_ok(&f);
+    ah_pair_stop(&t);
 }
 
 /* PUT (and DEL) of a cached key invalidates it through control logic. */
@@ -217,7 +182,7 @@ static void
 test_put_invalidates(void **state)
 {
     (void) state;
-    struct nc_fx t;
+    struct ah_pair t;
     fx_setup(&t);
     uint8_t k[NC_KEY_LEN], other[NC_KEY_LEN];
     mkkey(k, 42);
@@ -261,7 +226,7 @@ test_put_invalidates(void **state)
     assert_int_equal(m[NC_OFF_OP], NC_OP_GET);
     assert_int_equal(stat_of(&t, t.ext, k, 2), 1);            /* writes */
     assert_int_equal(get(t.sw, k, &f), P_BACKEND);            /* gone there too */
-    fx_teardown(&t);
+    ah_pair_stop(&t);
 }
 
 /* A hot key is reported once (CMS crosses the threshold, Bloom remembers). */
@@ -269,7 +234,7 @@ static void
 test_hot_key_reported_once(void **state)
 {
     (void) state;
-    struct nc_fx t;
+    struct ah_pair t;
     fx_setup(&t);
     uint8_t k[NC_KEY_LEN];
     mkkey(k, 7);
@@ -299,7 +264,7 @@ test_hot_key_reported_once(void **state)
     assert_int_equal(plane_object_cms_estimate(plane_app_inst_object(t.ext,
                                                    ah_obj(&t.a, "hot")), k, NC_KEY_LEN),
                      10);
-    fx_teardown(&t);
+    ah_pair_stop(&t);
 }
 
 /* One bucket caches the hotter of two keys; a bad bucket port is not cached. */
@@ -307,7 +272,7 @@ static void
 test_bucket_policy(void **state)
 {
     (void) state;
-    struct nc_fx t;
+    struct ah_pair t;
     fx_setup(&t);
     uint8_t a[NC_KEY_LEN], b[NC_KEY_LEN];
     mkkey(a, 1000);
@@ -356,7 +321,7 @@ test_bucket_policy(void **state)
     ah_udp4(&f, CLIENT, 1234, SERVICE, NC_DEFAULT_PORT, m, 10);
     assert_int_equal(ah_run(t.ext, &f, P_CLIENT, 4, &r), PLANE_V_FORWARD);
     assert_int_equal(r.egress_port, P_BACKEND);
-    fx_teardown(&t);
+    ah_pair_stop(&t);
 }
 
 static void

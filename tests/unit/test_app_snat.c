@@ -10,42 +10,8 @@ static void
 snat_load(struct ah_app *a)
 {
     ah_load(a);
-    ah_param(a, "address", "203.0.113.7");
-    ah_param(a, "ports", "10000-10007");
-    ah_param(a, "slices", "2");
-    ah_param(a, "inside", "10.0.0.0/8");
-    ah_param(a, "out_port", "2");
-}
-
-/* The frame's checksums equal freshly computed ones. */
-static void
-assert_csums_ok(const struct ah_frame *f)
-{
-    static struct ah_frame g;
-    struct plane_pkt pkt;
-    g = *f;
-    ah_parse(&g, &pkt);
-    assert_int_equal(plane_pkt_recompute_csums(g.buf, &pkt), 0);
-    assert_memory_equal(g.buf, f->buf, f->len);
-}
-
-static int
-copy_entry(void *arg, uint16_t obj, const void *key, size_t klen, const void *value)
-{
-    struct plane_app_inst *to = arg;
-    struct plane_object *o = plane_app_inst_object(to, obj);
-    if (value && plane_object_kind(o) == PLANE_OBJ_TABLE) {
-        assert_int_equal(plane_object_insert(o, key, klen, value), 0);
-    }
-    return 0;
-}
-
-/* Copies union key uk's table entries, as a two-phase update would. */
-static void
-copy_state(struct plane_app_inst *from, struct plane_app_inst *to,
-           const struct plane_flow_key *uk)
-{
-    assert_int_equal(plane_app_inst_entry_keys(from, uk, copy_entry, to), 0);
+    ah_params(a, "address", "203.0.113.7", "ports", "10000-10007", "slices", "2",
+              "inside", "10.0.0.0/8", "out_port", "2", NULL);
 }
 
 /*
@@ -64,10 +30,10 @@ send_flow(struct plane_app_inst *inst, uint8_t h, uint16_t sport,
     }
     assert_int_equal(r->egress_port, OUT_PORT);
     ah_parse(&f, &pkt);
-    assert_memory_equal(pkt.key.src_addr + PLANE_FLOW_V4_OFF, AH_IP4(203, 0, 113, 7), 4);
-    assert_memory_equal(pkt.key.dst_addr + PLANE_FLOW_V4_OFF, AH_IP4(8, 8, 8, 8), 4);
+    ah_assert_v4(pkt.key.src_addr, AH_IP4(203, 0, 113, 7));
+    ah_assert_v4(pkt.key.dst_addr, AH_IP4(8, 8, 8, 8));
     assert_int_equal(pkt.key.dst_port, 53);
-    assert_csums_ok(&f);
+    ah_assert_csums_ok(&f);
     return pkt.key.src_port;
 }
 
@@ -112,7 +78,7 @@ test_allocation(void **state)
     assert_int_equal(ah_run(d2, &f, IN_PORT, 1, &r), PLANE_V_FORWARD);
     ah_parse(&f, &pkt);
     assert_int_equal(pkt.key.src_port, 10002);
-    assert_csums_ok(&f);
+    ah_assert_csums_ok(&f);
     plane_app_inst_delete(d2);
     plane_app_inst_delete(d1);
     ah_unload(&a);
@@ -145,25 +111,15 @@ static void
 test_switch_after_copy(void **state)
 {
     (void) state;
-    struct ah_app a;
-    snat_load(&a);
-    struct plane_app_inst *ext = ah_inst(&a, 1, true);
-    struct plane_app_inst *sw = ah_inst(&a, 0, false);
-    struct ah_frame f, g;
-    struct plane_run_result r, rs;
+    struct ah_pair t;
+    snat_load(&t.a);
+    ah_pair_start(&t);
+    struct ah_frame f;
+    struct plane_run_result r;
     ah_tcp4(&f, AH_IP4(10, 0, 0, 1), 3333, AH_IP4(1, 1, 1, 1), 80, PLANE_TCP_ACK,
             5, 6, "data", 4);
-    g = f;
-    assert_int_equal(ah_run(sw, &g, IN_PORT, 1, &rs), PLANE_V_MISS);
-    assert_false(rs.new_flow_ran);
-    assert_int_equal(ah_run(ext, &f, IN_PORT, 1, &r), PLANE_V_FORWARD);
-    copy_state(ext, sw, &r.union_key);
-    assert_int_equal(ah_run(sw, &g, IN_PORT, 2, &rs), PLANE_V_FORWARD);
-    assert_int_equal(rs.egress_port, r.egress_port);
-    assert_memory_equal(g.buf, f.buf, f.len);
-    plane_app_inst_delete(sw);
-    plane_app_inst_delete(ext);
-    ah_unload(&a);
+    ah_assert_switch_after_copy(&t, &f, IN_PORT, 1, &r);
+    ah_pair_stop(&t);
 }
 
 static void
@@ -181,15 +137,12 @@ test_bad_params(void **state)
         { "inside", "10.0.0.0" },
         { "colour", "blue" },
     };
-    for (size_t n = 0; n < sizeof bad / sizeof bad[0]; n++) {
-        struct ah_app a;
-        ah_load(&a);
-        ah_param(&a, "address", "203.0.113.7");
-        ah_param(&a, "ports", "1000-1009");
-        ah_param(&a, bad[n][0], bad[n][1]);
-        assert_null(ah_inst_try(&a, 1, true));
-        ah_unload(&a);
-    }
+    static const char *const base[] = {
+        "address", "203.0.113.7",
+        "ports", "1000-1009",
+        NULL,
+    };
+    ah_assert_bad_params(bad, AH_COUNT(bad), base);
     struct ah_app a;
     ah_load(&a);
     assert_null(ah_inst_try(&a, 1, true));     /* no address */

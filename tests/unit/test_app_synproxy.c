@@ -15,31 +15,13 @@
 #define K0 0x0706050403020100ULL
 #define K1 0x0f0e0d0c0b0a0908ULL
 
-struct sp_fx {
-    struct ah_app a;
-    struct plane_app_inst *ext;
-    struct plane_app_inst *sw;
-    uint16_t stats;
-};
-
 static void
-fx_setup(struct sp_fx *t)
+fx_setup(struct ah_pair *t)
 {
     ah_load(&t->a);
-    ah_param(&t->a, "secret", "000102030405060708090a0b0c0d0e0f");
-    ah_param(&t->a, "client_port", "1");
-    ah_param(&t->a, "server_port", "2");
-    t->ext = ah_inst(&t->a, 1, true);
-    t->sw = ah_inst(&t->a, 0, false);
-    t->stats = ah_obj(&t->a, "stats");
-}
-
-static void
-fx_teardown(struct sp_fx *t)
-{
-    plane_app_inst_delete(t->sw);
-    plane_app_inst_delete(t->ext);
-    ah_unload(&t->a);
+    ah_params(&t->a, "secret", "000102030405060708090a0b0c0d0e0f", "client_port", "1",
+              "server_port", "2", NULL);
+    ah_pair_start(t);
 }
 
 static uint32_t
@@ -60,17 +42,6 @@ s2c(struct ah_frame *f, uint8_t flags, uint32_t seq, uint32_t ack, const char *d
     ah_tcp4(f, SRV, 80, CLI, CPORT, flags, seq, ack, data, data ? strlen(data) : 0);
 }
 
-/* Checksums of f are what a full recomputation gives. */
-static void
-assert_csums_valid(const struct ah_frame *f)
-{
-    struct ah_frame c = *f;
-    struct plane_pkt pkt;
-    ah_parse(&c, &pkt);
-    assert_int_equal(plane_pkt_recompute_csums(c.buf, &pkt), 0);
-    assert_memory_equal(c.buf, f->buf, f->len);
-}
-
 /* Parses f and checks its direction, flags, seq and ack. */
 static void
 assert_seg(const struct ah_frame *f, bool to_server, uint8_t flags, uint32_t seq,
@@ -89,20 +60,15 @@ assert_seg(const struct ah_frame *f, bool to_server, uint8_t flags, uint32_t seq
     assert_int_equal(pkt.tcp_seq, seq);
     assert_int_equal(pkt.tcp_ack, ack);
     assert_int_equal(pkt.payload_len, plen);
-    assert_csums_valid(f);
+    ah_assert_csums_ok(f);
 }
 
 static uint64_t
-stat_of(struct sp_fx *t, struct plane_app_inst *inst, unsigned w)
+stat_of(struct ah_pair *t, struct plane_app_inst *inst, unsigned w)
 {
-    struct plane_flow_key k, m;
+    struct plane_flow_key k;
     plane_flow_key_set_v4(&k, 6, CLI, CPORT, SRV, 80);
-    plane_flow_key_mask(&k, PLANE_FLOW_DST_IP | PLANE_FLOW_DST_PORT, &m);
-    uint64_t v[4] = { 0 };
-    if (plane_object_get(plane_app_inst_object(inst, t->stats), &m, sizeof m, v) != 0) {
-        return 0;
-    }
-    return v[w];
+    return ah_reg_word_of(&t->a, inst, "stats", &k, w);
 }
 
 /* The SipHash-2-4 test vector of the paper's appendix. */
@@ -122,7 +88,7 @@ static void
 test_syn_answered(void **state)
 {
     (void) state;
-    struct sp_fx t;
+    struct ah_pair t;
     fx_setup(&t);
     struct ah_frame f;
     struct plane_run_result r;
@@ -149,7 +115,7 @@ test_syn_answered(void **state)
     assert_int_equal(opt[1], 4);
     assert_int_equal(opt[2] << 8 | opt[3], 1460);
     assert_int_equal(pkt.l3_len, 20 + 24);
-    fx_teardown(&t);
+    ah_pair_stop(&t);
 }
 
 /* The whole splice: cookie ACK -> SYN to server -> server SYN-ACK -> ACK;
@@ -158,7 +124,7 @@ static void
 test_valid_cookie_completes(void **state)
 {
     (void) state;
-    struct sp_fx t;
+    struct ah_pair t;
     fx_setup(&t);
     struct ah_frame f;
     struct plane_run_result r;
@@ -222,7 +188,7 @@ test_valid_cookie_completes(void **state)
     c2s(&f, PLANE_TCP_ACK, 1006, cookie + 21, NULL);
     assert_int_equal(ah_run(t.ext, &f, P_CLIENT, T0 + 70, &r), PLANE_V_FORWARD);
     assert_seg(&f, true, PLANE_TCP_ACK, 1006, sisn + 21, 0);   /* wrapped */
-    fx_teardown(&t);
+    ah_pair_stop(&t);
 }
 
 /* Forged and stale ACKs are counted drops; none reaches control logic. */
@@ -230,7 +196,7 @@ static void
 test_forged_ack_rejected(void **state)
 {
     (void) state;
-    struct sp_fx t;
+    struct ah_pair t;
     fx_setup(&t);
     struct ah_frame f;
     struct plane_run_result r;
@@ -262,7 +228,7 @@ test_forged_ack_rejected(void **state)
     assert_int_equal(ah_run(t.ext, &f, P_SERVER, T0, &r), PLANE_V_FORWARD);
     assert_int_equal(r.egress_port, P_CLIENT);
     assert_memory_equal(f.buf, orig.buf, f.len);
-    fx_teardown(&t);
+    ah_pair_stop(&t);
 }
 
 static void

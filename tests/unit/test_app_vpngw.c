@@ -7,54 +7,9 @@ static void
 vpn_load(struct ah_app *a)
 {
     ah_load(a);
-    ah_param(a, "local", "192.0.2.1");
-    ah_param(a, "tenant0", "prefix=10.1.0.0/16 endpoint=198.51.100.1 port=5");
-    ah_param(a, "tenant2", "prefix=10.2.0.0/16 endpoint=198.51.100.2");
-}
-
-/* Word t of the per-tenant register (key_fields 0: the one zero-key entry). */
-static uint64_t
-tenant_word(const struct ah_app *a, struct plane_app_inst *inst, int t)
-{
-    struct plane_flow_key zero;
-    plane_flow_key_init(&zero);
-    uint64_t v[8] = { 0 };
-    if (plane_object_get(plane_app_inst_object(inst, ah_obj(a, "pkts")), &zero,
-                         sizeof zero, v) != 0) {
-        return 0;
-    }
-    return v[t];
-}
-
-/* The frame's checksums equal freshly computed ones. */
-static void
-assert_csums_ok(const struct ah_frame *f)
-{
-    static struct ah_frame g;
-    struct plane_pkt pkt;
-    g = *f;
-    ah_parse(&g, &pkt);
-    assert_int_equal(plane_pkt_recompute_csums(g.buf, &pkt), 0);
-    assert_memory_equal(g.buf, f->buf, f->len);
-}
-
-static int
-copy_entry(void *arg, uint16_t obj, const void *key, size_t klen, const void *value)
-{
-    struct plane_app_inst *to = arg;
-    struct plane_object *o = plane_app_inst_object(to, obj);
-    if (value && plane_object_kind(o) == PLANE_OBJ_TABLE) {
-        assert_int_equal(plane_object_insert(o, key, klen, value), 0);
-    }
-    return 0;
-}
-
-/* Copies union key uk's table entries, as a two-phase update would. */
-static void
-copy_state(struct plane_app_inst *from, struct plane_app_inst *to,
-           const struct plane_flow_key *uk)
-{
-    assert_int_equal(plane_app_inst_entry_keys(from, uk, copy_entry, to), 0);
+    ah_params(a, "local", "192.0.2.1",
+              "tenant0", "prefix=10.1.0.0/16 endpoint=198.51.100.1 port=5",
+              "tenant2", "prefix=10.2.0.0/16 endpoint=198.51.100.2", NULL);
 }
 
 static void
@@ -79,16 +34,15 @@ test_tunnel(void **state)
         assert_int_equal(r.new_flow_ran, i == 0);
         assert_int_equal(r.egress_port, 5);
         ah_parse(&f, &pkt);
-        assert_memory_equal(pkt.key.src_addr + PLANE_FLOW_V4_OFF, AH_IP4(192, 0, 2, 1), 4);
-        assert_memory_equal(pkt.key.dst_addr + PLANE_FLOW_V4_OFF,
-                            AH_IP4(198, 51, 100, 1), 4);
+        ah_assert_v4(pkt.key.src_addr, AH_IP4(192, 0, 2, 1));
+        ah_assert_v4(pkt.key.dst_addr, AH_IP4(198, 51, 100, 1));
         assert_int_equal(pkt.key.src_port, 1000);
         assert_int_equal(pkt.key.dst_port, 80);
         assert_int_equal(pkt.payload_len, sizeof payload);
         assert_memory_equal(f.buf + pkt.payload_off, payload, sizeof payload);
-        assert_csums_ok(&f);
+        ah_assert_csums_ok(&f);
     }
-    assert_int_equal(tenant_word(&a, ext, 0), 3);
+    assert_int_equal(ah_reg_word(&a, ext, "pkts", 0), 3);
 
     /* Tenant 2, TCP, egress = in port (no port configured). */
     ah_tcp4(&f, AH_IP4(5, 5, 5, 5), 4000, AH_IP4(10, 2, 3, 4), 443, PLANE_TCP_SYN,
@@ -96,11 +50,11 @@ test_tunnel(void **state)
     assert_int_equal(ah_run(ext, &f, IN_PORT, 2, &r), PLANE_V_FORWARD);
     assert_int_equal(r.egress_port, IN_PORT);
     ah_parse(&f, &pkt);
-    assert_memory_equal(pkt.key.dst_addr + PLANE_FLOW_V4_OFF, AH_IP4(198, 51, 100, 2), 4);
-    assert_csums_ok(&f);
-    assert_int_equal(tenant_word(&a, ext, 2), 1);
-    assert_int_equal(tenant_word(&a, ext, 0), 3);
-    assert_int_equal(tenant_word(&a, ext, 1), 0);
+    ah_assert_v4(pkt.key.dst_addr, AH_IP4(198, 51, 100, 2));
+    ah_assert_csums_ok(&f);
+    assert_int_equal(ah_reg_word(&a, ext, "pkts", 2), 1);
+    assert_int_equal(ah_reg_word(&a, ext, "pkts", 0), 3);
+    assert_int_equal(ah_reg_word(&a, ext, "pkts", 1), 0);
 
     /* No tenant: refused, nothing inserted, frame untouched. */
     struct ah_frame g;
@@ -119,25 +73,15 @@ static void
 test_switch_after_copy(void **state)
 {
     (void) state;
-    struct ah_app a;
-    vpn_load(&a);
-    struct plane_app_inst *ext = ah_inst(&a, 1, true);
-    struct plane_app_inst *sw = ah_inst(&a, 0, false);
-    struct ah_frame f, g;
-    struct plane_run_result r, rs;
+    struct ah_pair t;
+    vpn_load(&t.a);
+    ah_pair_start(&t);
+    struct ah_frame f;
+    struct plane_run_result r;
     ah_udp4(&f, AH_IP4(1, 1, 1, 1), 1000, AH_IP4(10, 1, 0, 9), 80, "abc", 3);
-    g = f;
-    assert_int_equal(ah_run(sw, &g, IN_PORT, 1, &rs), PLANE_V_MISS);
-    assert_memory_equal(g.buf, f.buf, f.len);
-    assert_int_equal(ah_run(ext, &f, IN_PORT, 1, &r), PLANE_V_FORWARD);
-    copy_state(ext, sw, &r.union_key);
-    assert_int_equal(ah_run(sw, &g, IN_PORT, 2, &rs), PLANE_V_FORWARD);
-    assert_int_equal(rs.egress_port, r.egress_port);
-    assert_memory_equal(g.buf, f.buf, f.len);
-    assert_int_equal(tenant_word(&a, sw, 0), 1);
-    plane_app_inst_delete(sw);
-    plane_app_inst_delete(ext);
-    ah_unload(&a);
+    ah_assert_switch_after_copy(&t, &f, IN_PORT, 1, &r);
+    assert_int_equal(ah_reg_word(&t.a, t.sw, "pkts", 0), 1);
+    ah_pair_stop(&t);
 }
 
 static void
@@ -152,15 +96,12 @@ test_bad_params(void **state)
         { "tenant9", "prefix=10.1.0.0/16 endpoint=198.51.100.1" },
         { "local", "gateway" },
     };
-    for (size_t n = 0; n < sizeof bad / sizeof bad[0]; n++) {
-        struct ah_app a;
-        ah_load(&a);
-        ah_param(&a, "local", "192.0.2.1");
-        ah_param(&a, "tenant7", "prefix=10.7.0.0/16 endpoint=198.51.100.7");
-        ah_param(&a, bad[n][0], bad[n][1]);
-        assert_null(ah_inst_try(&a, 1, true));
-        ah_unload(&a);
-    }
+    static const char *const base[] = {
+        "local", "192.0.2.1",
+        "tenant7", "prefix=10.7.0.0/16 endpoint=198.51.100.7",
+        NULL,
+    };
+    ah_assert_bad_params(bad, AH_COUNT(bad), base);
     struct ah_app a;
     ah_load(&a);
     ah_param(&a, "tenant0", "prefix=10.1.0.0/16 endpoint=198.51.100.1");

@@ -2,13 +2,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <plane/app.h>
 #include <plane/error.h>
 #include <plane/flow.h>
 
+#include "../common/appkit.h"
 #include "monitor.h"
 
 /*
@@ -86,22 +86,6 @@ mon_process(struct plane_ctx *ctx, void *state)
     return PLANE_V_FORWARD;
 }
 
-/* Parses an unsigned number (decimal or 0x-hex) no larger than max. */
-static int
-mon_parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-    char *end;
-    if (*s == '-' || *s == '\0') {
-        return PLANE_EINVAL;
-    }
-    unsigned long long v = strtoull(s, &end, 0);
-    if (*end != '\0' || v > max) {
-        return PLANE_EINVAL;
-    }
-    *out = v;
-    return 0;
-}
-
 static int
 mon_init(void *state, const struct plane_app_param *params, size_t n_params)
 {
@@ -112,11 +96,11 @@ mon_init(void *state, const struct plane_app_param *params, size_t n_params)
         const char *k = params[i].key, *v = params[i].value;
         uint64_t x;
         if (!strcmp(k, "seed")) {
-            if (mon_parse_u64(v, UINT64_MAX, &st->seed) != 0) {
+            if (appkit_parse_u64(v, UINT64_MAX, &st->seed) != 0) {
                 return PLANE_EINVAL;
             }
         } else if (!strcmp(k, "cand_min")) {
-            if (mon_parse_u64(v, UINT64_MAX, &st->cand_min) != 0) {
+            if (appkit_parse_u64(v, UINT64_MAX, &st->cand_min) != 0) {
                 return PLANE_EINVAL;
             }
         } else if (!strcmp(k, "count")) {
@@ -128,7 +112,7 @@ mon_init(void *state, const struct plane_app_param *params, size_t n_params)
                 return PLANE_EINVAL;
             }
         } else if (!strcmp(k, "out_port")) {
-            if (mon_parse_u64(v, UINT16_MAX, &x) != 0) {
+            if (appkit_parse_u64(v, UINT16_MAX, &x) != 0) {
                 return PLANE_EINVAL;
             }
             st->out_port = (uint16_t) x;
@@ -152,10 +136,4 @@ static const struct plane_app_desc monitor_desc = {
     .process = mon_process,
 };
 
-const struct plane_app_desc *plane_app_register(void);
-
-const struct plane_app_desc *
-plane_app_register(void)
-{
-    return &monitor_desc;
-}
+APPKIT_APP_REGISTER(monitor_desc)

@@ -9,6 +9,7 @@
 #include <plane/error.h>
 #include <plane/flow.h>
 
+#include "../common/appkit.h"
 #include "netcache_proto.h"
 
 /*
@@ -117,19 +118,6 @@ struct nc_pkt {
     size_t udp_len;           /* UDP length field (header + payload) */
 };
 
-static uint16_t
-rd16(const uint8_t *p)
-{
-    return (uint16_t) (p[0] << 8 | p[1]);
-}
-
-static void
-wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t) (v >> 8);
-    p[1] = (uint8_t) v;
-}
-
 /*
  * Parses an untagged or VLAN-tagged IPv4/UDP frame whose payload holds a
  * whole NetCache message.  Returns false for anything else (IPv6 included:
@@ -138,31 +126,15 @@ wr16(uint8_t *p, uint16_t v)
 static bool
 nc_parse(const uint8_t *f, size_t len, struct nc_pkt *p)
 {
-    size_t off = 12;
+    size_t off, ihl, tot;
     uint16_t et;
-    for (int tags = 0;; tags++) {
-        if (off + 2 > len) {
-            return false;
-        }
-        et = rd16(f + off);
-        off += 2;
-        if ((et != 0x8100 && et != 0x88a8) || tags == 2) {
-            break;
-        }
-        off += 2;
-    }
-    if (et != 0x0800 || off + 20 > len) {
-        return false;
-    }
-    size_t ihl = (size_t) (f[off] & 0x0f) * 4;
-    size_t tot = rd16(f + off + 2);
-    if (ihl < 20 || tot < ihl + 8 || off + tot > len || f[off + 9] != 17
-        || (rd16(f + off + 6) & 0x3fff) != 0) {
+    if (!appkit_eth_l3(f, len, &off, &et) || et != APPKIT_ETH_IPV4
+        || !appkit_ipv4_check(f, len, off, 17, 8, &ihl, &tot)) {
         return false;
     }
     p->l3 = off;
     p->l4 = off + ihl;
-    p->udp_len = rd16(f + p->l4 + 4);
+    p->udp_len = appkit_rd16(f + p->l4 + 4);
     if (p->udp_len < 8 + NC_MSG_LEN || p->udp_len > tot - ihl) {
         return false;
     }
@@ -174,26 +146,10 @@ nc_parse(const uint8_t *f, size_t len, struct nc_pkt *p)
 static void
 nc_udp_csum(uint8_t *f, const struct nc_pkt *p)
 {
-    uint32_t sum = 0;
-    for (size_t i = 0; i < 8; i += 2) {                 /* both addresses */
-        sum += rd16(f + p->l3 + 12 + i);
-    }
-    sum += 17;
-    sum += (uint32_t) p->udp_len;
-    wr16(f + p->l4 + 6, 0);
-    const uint8_t *u = f + p->l4;
-    size_t i = 0;
-    for (; i + 1 < p->udp_len; i += 2) {
-        sum += rd16(u + i);
-    }
-    if (i < p->udp_len) {
-        sum += (uint32_t) u[i] << 8;
-    }
-    while (sum >> 16) {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    uint16_t c = (uint16_t) ~sum;
-    wr16(f + p->l4 + 6, c ? c : 0xffff);
+    appkit_wr16(f + p->l4 + 6, 0);
+    uint16_t c = appkit_csum_fold(appkit_csum_add(
+        appkit_pseudo_sum_v4(f + p->l3, 17, p->udp_len), f + p->l4, p->udp_len));
+    appkit_wr16(f + p->l4 + 6, c ? c : 0xffff);   /* 0 means "no checksum" */
 }
 
 /*
@@ -205,18 +161,7 @@ nc_udp_csum(uint8_t *f, const struct nc_pkt *p)
 static void
 nc_answer(uint8_t *f, const struct nc_pkt *p, const struct nc_entry *e)
 {
-    uint8_t tmp[6];
-    memcpy(tmp, f, 6);
-    memcpy(f, f + 6, 6);
-    memcpy(f + 6, tmp, 6);
-    uint8_t *ip = f + p->l3;
-    memcpy(tmp, ip + 12, 4);
-    memcpy(ip + 12, ip + 16, 4);
-    memcpy(ip + 16, tmp, 4);
-    uint8_t *udp = f + p->l4;
-    memcpy(tmp, udp, 2);
-    memcpy(udp, udp + 2, 2);
-    memcpy(udp + 2, tmp, 2);
+    appkit_turn_around(f, p->l3, p->l4);
     uint8_t *m = f + p->msg;
     m[NC_OFF_OP] = NC_OP_GET_REPLY;
     m[NC_OFF_STATUS] = NC_ST_OK;
@@ -225,17 +170,6 @@ nc_answer(uint8_t *f, const struct nc_pkt *p, const struct nc_entry *e)
     memset(m + NC_OFF_VALUE, 0, NC_VALUE_MAX);
     memcpy(m + NC_OFF_VALUE, e->value, e->vlen);
     nc_udp_csum(f, p);
-}
-
-/* Adds one to word `w` of the bucket's stats. */
-static void
-nc_stat(struct plane_ctx *ctx, unsigned w)
-{
-    uint64_t op[NC_N_STATS] = { 0 };
-    op[w] = 1;
-    uint8_t key[PLANE_OBJ_MAX_KEY];
-    size_t klen = plane_ctx_obj_key(ctx, OBJ_STATS, key);
-    (void) plane_ctx_reg_merge(ctx, OBJ_STATS, key, klen, op);
 }
 
 /* True when the reply in m should be cached in a bucket holding `e` (or
@@ -327,12 +261,12 @@ nc_process(struct plane_ctx *ctx, void *state)
             (void) plane_ctx_reg_merge(ctx, OBJ_HOT_KEYS, key, klen, &r);
         }
         if (cached && e.vlen <= NC_VALUE_MAX) {
-            nc_stat(ctx, NC_HITS);
+            appkit_reg_bump(ctx, OBJ_STATS, NC_HITS);
             nc_answer(f, &p, &e);
             plane_ctx_forward(ctx, plane_ctx_in_port(ctx));
             return PLANE_V_FORWARD;
         }
-        nc_stat(ctx, NC_MISSES);
+        appkit_reg_bump(ctx, OBJ_STATS, NC_MISSES);
         break;
     }
     case NC_OP_PUT:
@@ -340,7 +274,7 @@ nc_process(struct plane_ctx *ctx, void *state)
         if (cached && !pass) {
             return PLANE_V_MISS;      /* invalidate first (control logic) */
         }
-        nc_stat(ctx, NC_WRITES);
+        appkit_reg_bump(ctx, OBJ_STATS, NC_WRITES);
         break;
     default:
         break;
@@ -382,7 +316,7 @@ nc_new_flow(struct plane_ctx *ctx, void *state)
             st->pass_once = true;     /* full: deliver the reply uncached */
             return 0;
         }
-        nc_stat(ctx, NC_FILLS);
+        appkit_reg_bump(ctx, OBJ_STATS, NC_FILLS);
     }
     return 0;
 }
@@ -393,26 +327,7 @@ nc_state_key(const struct plane_flow_key *pkt, struct plane_flow_key *out,
              const void *state)
 {
     const struct nc_state *st = state;
-    if (pkt->src_port == st->port && pkt->dst_port != st->port) {
-        plane_flow_key_reverse(pkt, out);
-    } else {
-        *out = *pkt;
-    }
-}
-
-static int
-nc_parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-    char *end;
-    if (*s == '-' || *s == '\0') {
-        return PLANE_EINVAL;
-    }
-    unsigned long long v = strtoull(s, &end, 0);
-    if (*end != '\0' || v > max) {
-        return PLANE_EINVAL;
-    }
-    *out = v;
-    return 0;
+    appkit_key_toward_port(pkt, out, st->port);
 }
 
 static int
@@ -426,18 +341,18 @@ nc_init(void *state, const struct plane_app_param *params, size_t n_params)
         const char *k = params[i].key, *v = params[i].value;
         int rc;
         if (!strcmp(k, "port")) {
-            rc = nc_parse_u64(v, UINT16_MAX, &port);
+            rc = appkit_parse_u64(v, UINT16_MAX, &port);
         } else if (!strcmp(k, "bucket_base")) {
-            rc = nc_parse_u64(v, UINT16_MAX, &base);
+            rc = appkit_parse_u64(v, UINT16_MAX, &base);
             has_base = true;
         } else if (!strcmp(k, "bucket_bits")) {
-            rc = nc_parse_u64(v, 15, &bits);
+            rc = appkit_parse_u64(v, 15, &bits);
         } else if (!strcmp(k, "backend_port")) {
-            rc = nc_parse_u64(v, UINT16_MAX, &backend);
+            rc = appkit_parse_u64(v, UINT16_MAX, &backend);
         } else if (!strcmp(k, "client_port")) {
-            rc = nc_parse_u64(v, UINT16_MAX, &client);
+            rc = appkit_parse_u64(v, UINT16_MAX, &client);
         } else if (!strcmp(k, "hot_threshold")) {
-            rc = nc_parse_u64(v, UINT64_MAX, &hot);
+            rc = appkit_parse_u64(v, UINT64_MAX, &hot);
         } else {
             rc = PLANE_EINVAL;
         }
@@ -479,10 +394,4 @@ static const struct plane_app_desc netcache_desc = {
     .state_key = nc_state_key,
 };
 
-const struct plane_app_desc *plane_app_register(void);
-
-const struct plane_app_desc *
-plane_app_register(void)
-{
-    return &netcache_desc;
-}
+APPKIT_APP_REGISTER(netcache_desc)

@@ -1,5 +1,4 @@
 /* snat: CLIP's state-heavy source NAT: a per-flow mapping allocated by a handler (new_flow()). */
-#include <arpa/inet.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,6 +8,8 @@
 #include <plane/app.h>
 #include <plane/error.h>
 #include <plane/flow.h>
+
+#include "../common/appkit.h"
 
 /*
  * CLIP's example (appendix A): the switch looks the flow's 5-tuple up in
@@ -54,40 +55,12 @@ struct snat_state {
     uint16_t port_lo;
     uint32_t n_ports;
     uint32_t slices;          /* the port range is cut into this many */
-    uint32_t inside_base;     /* sources translated: this prefix (host order) */
-    uint32_t inside_mask;
+    struct appkit_prefix inside;  /* sources translated */
     int out_port;             /* egress; -1: the in port */
     uint32_t next;            /* ports this device has handed out */
 };
 
 /* ---- Params (init only) ---- */
-
-static bool
-parse_u32(const char *s, size_t len, uint32_t max, uint32_t *out)
-{
-    if (len == 0 || len > 10) {
-        return false;
-    }
-    uint64_t v = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9') {
-            return false;
-        }
-        v = v * 10 + (uint64_t) (s[i] - '0');
-    }
-    if (v > max) {
-        return false;
-    }
-    *out = (uint32_t) v;
-    return true;
-}
-
-static int
-snat_fail(const char *key, const char *value, const char *why)
-{
-    fprintf(stderr, "snat: param %s=\"%s\": %s\n", key, value, why);
-    return PLANE_EINVAL;
-}
 
 /*
  * Params:
@@ -111,58 +84,44 @@ snat_init(void *state, const struct plane_app_param *params, size_t n_params)
         const char *k = params[i].key, *v = params[i].value;
         uint32_t n;
         if (!strcmp(k, "address")) {
-            st->has_addr = inet_pton(AF_INET, v, st->addr) == 1;
+            st->has_addr = appkit_parse_addr(v, strlen(v), st->addr);
             if (!st->has_addr) {
-                return snat_fail(k, v, "not an IPv4 address");
+                return appkit_param_fail("snat", k, v, "not an IPv4 address");
             }
         } else if (!strcmp(k, "ports")) {
-            const char *dash = strchr(v, '-');
-            uint32_t lo, hi;
-            if (!dash || !parse_u32(v, (size_t) (dash - v), 65535, &lo)
-                || !parse_u32(dash + 1, strlen(dash + 1), 65535, &hi)
-                || lo == 0 || hi < lo) {
-                return snat_fail(k, v, "want LO-HI within 1-65535");
+            uint16_t lo, hi;
+            if (!strchr(v, '-') || !appkit_parse_range(v, strlen(v), &lo, &hi)
+                || lo == 0) {
+                return appkit_param_fail("snat", k, v, "want LO-HI within 1-65535");
             }
-            st->port_lo = (uint16_t) lo;
-            st->n_ports = hi - lo + 1;
+            st->port_lo = lo;
+            st->n_ports = (uint32_t) hi - lo + 1;
         } else if (!strcmp(k, "slices")) {
-            if (!parse_u32(v, strlen(v), 65535, &n) || n == 0) {
-                return snat_fail(k, v, "want 1..65535");
+            if (!appkit_parse_u32_str(v, 65535, &n) || n == 0) {
+                return appkit_param_fail("snat", k, v, "want 1..65535");
             }
             st->slices = n;
         } else if (!strcmp(k, "inside")) {
-            const char *slash = strchr(v, '/');
-            char addr[16];
-            uint8_t a[4];
-            if (!slash || (size_t) (slash - v) >= sizeof addr
-                || !parse_u32(slash + 1, strlen(slash + 1), 32, &n)) {
-                return snat_fail(k, v, "want A.B.C.D/LEN");
+            struct appkit_prefix in = { 0, 0 };
+            if (!appkit_parse_prefix(v, strlen(v), false, &in)) {
+                return appkit_param_fail("snat", k, v, (in.base & ~in.mask)
+                                         ? "host bits set" : "want A.B.C.D/LEN");
             }
-            memcpy(addr, v, (size_t) (slash - v));
-            addr[slash - v] = '\0';
-            if (inet_pton(AF_INET, addr, a) != 1) {
-                return snat_fail(k, v, "want A.B.C.D/LEN");
-            }
-            st->inside_mask = n ? ~0u << (32 - n) : 0;
-            st->inside_base = (uint32_t) a[0] << 24 | (uint32_t) a[1] << 16
-                              | (uint32_t) a[2] << 8 | a[3];
-            if (st->inside_base & ~st->inside_mask) {
-                return snat_fail(k, v, "host bits set");
-            }
+            st->inside = in;
         } else if (!strcmp(k, "out_port")) {
-            if (!parse_u32(v, strlen(v), 65535, &n)) {
-                return snat_fail(k, v, "not a port number");
+            if (!appkit_parse_u32_str(v, 65535, &n)) {
+                return appkit_param_fail("snat", k, v, "not a port number");
             }
             st->out_port = (int) n;
         } else {
-            return snat_fail(k, v, "unknown param");
+            return appkit_param_fail("snat", k, v, "unknown param");
         }
     }
     if (!st->has_addr) {
-        return snat_fail("address", "", "the public address is required");
+        return appkit_param_fail("snat", "address", "", "the public address is required");
     }
     if (st->slices > st->n_ports) {
-        return snat_fail("slices", "", "more slices than ports");
+        return appkit_param_fail("snat", "slices", "", "more slices than ports");
     }
     return 0;
 }
@@ -180,21 +139,15 @@ snat_new_flow(struct plane_ctx *ctx, void *state)
 {
     struct snat_state *st = state;
     const struct plane_flow_key *k = plane_ctx_flow_key(ctx);
-    uint8_t key[PLANE_OBJ_MAX_KEY];
-    size_t klen;
     uint32_t per_slice = st->n_ports / st->slices;
     if (k->ip_version != 4 || (k->proto != 6 && k->proto != 17)) {
         return PLANE_EPERM;   /* only IPv4 TCP/UDP sources are rewritten */
     }
-    const uint8_t *s = k->src_addr + PLANE_FLOW_V4_OFF;
-    uint32_t src = (uint32_t) s[0] << 24 | (uint32_t) s[1] << 16
-                   | (uint32_t) s[2] << 8 | s[3];
-    if ((src & st->inside_mask) != st->inside_base) {
+    if (!appkit_prefix_has(&st->inside, appkit_v4_of(k->src_addr))) {
         return PLANE_EPERM;   /* not internal traffic (e.g. a reply) */
     }
     if (st->next >= per_slice) {
-        klen = plane_ctx_obj_key(ctx, OBJ_EXHAUSTED, key);
-        (void) plane_ctx_reg_add(ctx, OBJ_EXHAUSTED, key, klen, 1);
+        appkit_reg_inc(ctx, OBJ_EXHAUSTED);
         return PLANE_EPERM;
     }
     uint32_t slice = plane_ctx_device(ctx) % st->slices;
@@ -202,8 +155,7 @@ snat_new_flow(struct plane_ctx *ctx, void *state)
     memset(&m, 0, sizeof m);
     memcpy(m.addr, st->addr, 4);
     m.port = (uint16_t) (st->port_lo + slice * per_slice + st->next);
-    klen = plane_ctx_obj_key(ctx, OBJ_MAPPING, key);
-    int rc = plane_ctx_table_insert(ctx, OBJ_MAPPING, key, klen, &m);
+    int rc = appkit_table_insert(ctx, OBJ_MAPPING, &m);
     if (rc == 0) {
         st->next++;
     }
@@ -216,10 +168,8 @@ static enum plane_verdict
 snat_process(struct plane_ctx *ctx, void *state)
 {
     const struct snat_state *st = state;
-    uint8_t key[PLANE_OBJ_MAX_KEY];
-    size_t klen = plane_ctx_obj_key(ctx, OBJ_MAPPING, key);
     struct snat_map m;
-    if (plane_ctx_table_get(ctx, OBJ_MAPPING, key, klen, &m) != 0) {
+    if (appkit_table_get(ctx, OBJ_MAPPING, &m) != 0) {
         return PLANE_V_MISS;
     }
     if (plane_ctx_set_ipv4_src(ctx, m.addr) != 0
@@ -245,10 +195,4 @@ static const struct plane_app_desc snat_desc = {
     .new_flow = snat_new_flow,
 };
 
-const struct plane_app_desc *plane_app_register(void);
-
-const struct plane_app_desc *
-plane_app_register(void)
-{
-    return &snat_desc;
-}
+APPKIT_APP_REGISTER(snat_desc)

@@ -9,6 +9,7 @@
 #include <plane/error.h>
 #include <plane/flow.h>
 
+#include "../common/appkit.h"
 #include "synproxy_cookie.h"
 
 /*
@@ -71,10 +72,9 @@ static const struct plane_obj_desc objects[N_OBJ] = {
                     .merge = PLANE_MERGE_ADD },
 };
 
-#define TCP_FIN 0x01
-#define TCP_SYN 0x02
-#define TCP_RST 0x04
-#define TCP_ACK 0x10
+/* The flags that tell the handshake's segments apart. */
+#define SP_HS_FLAGS (APPKIT_TCP_SYN | APPKIT_TCP_ACK | APPKIT_TCP_RST)
+#define SP_SYNACK (APPKIT_TCP_SYN | APPKIT_TCP_ACK)
 
 struct sp_state {
     uint64_t k0, k1;          /* the cookie secret */
@@ -94,92 +94,26 @@ struct sp_pkt {
     size_t plen;              /* payload bytes */
 };
 
-static uint16_t
-rd16(const uint8_t *p)
-{
-    return (uint16_t) (p[0] << 8 | p[1]);
-}
-
-static uint32_t
-rd32(const uint8_t *p)
-{
-    return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
-}
-
-static void
-wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t) (v >> 8);
-    p[1] = (uint8_t) v;
-}
-
-static void
-wr32(uint8_t *p, uint32_t v)
-{
-    wr16(p, (uint16_t) (v >> 16));
-    wr16(p + 2, (uint16_t) v);
-}
-
 /* Parses an untagged or VLAN-tagged IPv4/TCP frame (no fragments). */
 static bool
 sp_parse(const uint8_t *f, size_t len, struct sp_pkt *p)
 {
-    size_t off = 12;
     uint16_t et;
-    for (int tags = 0;; tags++) {
-        if (off + 2 > len) {
-            return false;
-        }
-        et = rd16(f + off);
-        off += 2;
-        if ((et != 0x8100 && et != 0x88a8) || tags == 2) {
-            break;
-        }
-        off += 2;
-    }
-    if (et != 0x0800 || off + 20 > len) {
+    if (!appkit_eth_l3(f, len, &p->l3, &et) || et != APPKIT_ETH_IPV4
+        || !appkit_ipv4_check(f, len, p->l3, 6, 20, &p->ihl, &p->tot)) {
         return false;
     }
-    p->l3 = off;
-    p->ihl = (size_t) (f[off] & 0x0f) * 4;
-    p->tot = rd16(f + off + 2);
-    if (p->ihl < 20 || p->tot < p->ihl + 20 || off + p->tot > len
-        || f[off + 9] != 6 || (rd16(f + off + 6) & 0x3fff) != 0) {
-        return false;
-    }
-    p->l4 = off + p->ihl;
+    p->l4 = p->l3 + p->ihl;
     const uint8_t *t = f + p->l4;
     p->doff = (size_t) (t[12] >> 4) * 4;
     if (p->doff < 20 || p->doff > p->tot - p->ihl) {
         return false;
     }
     p->flags = t[13];
-    p->seq = rd32(t + 4);
-    p->ack = rd32(t + 8);
+    p->seq = appkit_rd32(t + 4);
+    p->ack = appkit_rd32(t + 8);
     p->plen = p->tot - p->ihl - p->doff;
     return true;
-}
-
-static uint32_t
-sp_sum(uint32_t sum, const uint8_t *d, size_t n)
-{
-    size_t i = 0;
-    for (; i + 1 < n; i += 2) {
-        sum += rd16(d + i);
-    }
-    if (i < n) {
-        sum += (uint32_t) d[i] << 8;
-    }
-    return sum;
-}
-
-static uint16_t
-sp_fold(uint32_t sum)
-{
-    while (sum >> 16) {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    return (uint16_t) ~sum;
 }
 
 /* Recomputes the IPv4 header and TCP checksums from scratch. */
@@ -187,14 +121,11 @@ static void
 sp_fix_csums(uint8_t *f, const struct sp_pkt *p)
 {
     uint8_t *ip = f + p->l3;
-    wr16(ip + 10, 0);
-    wr16(ip + 10, sp_fold(sp_sum(0, ip, p->ihl)));
+    appkit_ipv4_fix_csum(ip, p->ihl);
     size_t tcp_len = p->tot - p->ihl;
-    uint32_t sum = sp_sum(0, ip + 12, 8);
-    sum += 6;
-    sum += (uint32_t) tcp_len;
-    wr16(f + p->l4 + 16, 0);
-    wr16(f + p->l4 + 16, sp_fold(sp_sum(sum, f + p->l4, tcp_len)));
+    appkit_wr16(f + p->l4 + 16, 0);
+    appkit_wr16(f + p->l4 + 16, appkit_csum_fold(appkit_csum_add(
+        appkit_pseudo_sum_v4(ip, 6, tcp_len), f + p->l4, tcp_len)));
 }
 
 /*
@@ -211,51 +142,23 @@ sp_make_control(uint8_t *f, struct sp_pkt *p, uint8_t flags, uint32_t seq,
     uint8_t *t = f + p->l4;
     p->tot = p->ihl + p->doff;
     p->plen = 0;
-    wr16(f + p->l3 + 2, (uint16_t) p->tot);
-    wr32(t + 4, seq);
-    wr32(t + 8, ack);
+    appkit_wr16(f + p->l3 + 2, (uint16_t) p->tot);
+    appkit_wr32(t + 4, seq);
+    appkit_wr32(t + 8, ack);
     t[13] = flags;
     p->flags = flags;
     p->seq = seq;
     p->ack = ack;
-    wr16(t + 18, 0);                  /* urgent pointer */
+    appkit_wr16(t + 18, 0);                  /* urgent pointer */
     size_t o = 20;
     if (mss && p->doff >= 24) {
         t[20] = 2;
         t[21] = 4;
-        wr16(t + 22, mss);
+        appkit_wr16(t + 22, mss);
         o = 24;
     }
     memset(t + o, 1, p->doff - o);
     sp_fix_csums(f, p);
-}
-
-/* Swaps MACs, IPv4 addresses and ports: the packet goes back where it came from. */
-static void
-sp_turn_around(uint8_t *f, const struct sp_pkt *p)
-{
-    uint8_t tmp[6];
-    memcpy(tmp, f, 6);
-    memcpy(f, f + 6, 6);
-    memcpy(f + 6, tmp, 6);
-    uint8_t *ip = f + p->l3;
-    memcpy(tmp, ip + 12, 4);
-    memcpy(ip + 12, ip + 16, 4);
-    memcpy(ip + 16, tmp, 4);
-    uint8_t *t = f + p->l4;
-    memcpy(tmp, t, 2);
-    memcpy(t, t + 2, 2);
-    memcpy(t + 2, tmp, 2);
-}
-
-static void
-sp_stat(struct plane_ctx *ctx, unsigned w)
-{
-    uint64_t op[SP_N_STATS] = { 0 };
-    op[w] = 1;
-    uint8_t key[PLANE_OBJ_MAX_KEY];
-    size_t klen = plane_ctx_obj_key(ctx, OBJ_STATS, key);
-    (void) plane_ctx_reg_merge(ctx, OBJ_STATS, key, klen, op);
 }
 
 /* The cookie check of a client ACK (state key = the packet's key). */
@@ -303,7 +206,7 @@ sp_process(struct plane_ctx *ctx, void *state)
     bool have = plane_ctx_table_get(ctx, OBJ_CONN, key, klen, &c) == 0;
 
     if (dir == SP_C2S) {
-        if ((p.flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN) {
+        if ((p.flags & SP_HS_FLAGS) == APPKIT_TCP_SYN) {
             /* Any SYN gets a cookie, even for a known flow: a client whose
              * SYN-ACK was lost resends it, and we keep no record of it. */
             const struct plane_flow_key *k = plane_ctx_flow_key(ctx);
@@ -311,34 +214,34 @@ sp_process(struct plane_ctx *ctx, void *state)
                                         k->dst_addr + PLANE_FLOW_V4_OFF, k->src_port,
                                         k->dst_port, p.seq,
                                         plane_ctx_now_ns(ctx) / st->slot_ns);
-            sp_turn_around(f, &p);
-            sp_make_control(f, &p, TCP_SYN | TCP_ACK, cookie, p.seq + 1, st->mss);
-            sp_stat(ctx, SP_SYNS);
+            appkit_turn_around(f, p.l3, p.l4);
+            sp_make_control(f, &p, SP_SYNACK, cookie, p.seq + 1, st->mss);
+            appkit_reg_bump(ctx, OBJ_STATS, SP_SYNS);
             plane_ctx_forward(ctx, plane_ctx_in_port(ctx));
             return PLANE_V_FORWARD;
         }
         if (!have) {
-            if ((p.flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_ACK
+            if ((p.flags & SP_HS_FLAGS) == APPKIT_TCP_ACK
                 && sp_ack_valid(ctx, st, &p)) {
                 return PLANE_V_MISS;      /* control logic opens the flow */
             }
-            sp_stat(ctx, SP_COOKIES_BAD);
+            appkit_reg_bump(ctx, OBJ_STATS, SP_COOKIES_BAD);
             return PLANE_V_DROP;
         }
         if (c.state == SP_SYN_SENT) {
-            if ((p.flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_ACK
+            if ((p.flags & SP_HS_FLAGS) == APPKIT_TCP_ACK
                 && p.seq == (uint32_t) (c.client_isn + 1)
                 && p.ack == (uint32_t) (c.cookie + 1)) {
                 /* The handshake's ACK (first or resent): SYN to the server. */
-                sp_make_control(f, &p, TCP_SYN, (uint32_t) c.client_isn, 0, 0);
+                sp_make_control(f, &p, APPKIT_TCP_SYN, (uint32_t) c.client_isn, 0, 0);
                 plane_ctx_forward(ctx, st->server_port);
                 return PLANE_V_FORWARD;
             }
-            sp_stat(ctx, SP_EARLY);       /* the client will retransmit */
+            appkit_reg_bump(ctx, OBJ_STATS, SP_EARLY);   /* the client will retransmit */
             return PLANE_V_DROP;
         }
-        if (p.flags & TCP_ACK) {
-            wr32(t + 8, p.ack + (uint32_t) c.delta);
+        if (p.flags & APPKIT_TCP_ACK) {
+            appkit_wr32(t + 8, p.ack + (uint32_t) c.delta);
             sp_fix_csums(f, &p);
         }
         plane_ctx_forward(ctx, st->server_port);
@@ -350,33 +253,33 @@ sp_process(struct plane_ctx *ctx, void *state)
         plane_ctx_forward(ctx, st->client_port);
         return PLANE_V_FORWARD;
     }
-    bool synack = (p.flags & (TCP_SYN | TCP_ACK | TCP_RST)) == (TCP_SYN | TCP_ACK)
+    bool synack = (p.flags & SP_HS_FLAGS) == SP_SYNACK
                   && p.ack == (uint32_t) (c.client_isn + 1);
     if (c.state == SP_SYN_SENT) {
         if (synack) {
             return PLANE_V_MISS;          /* control logic learns the delta */
         }
-        if (p.flags & TCP_RST) {
+        if (p.flags & APPKIT_TCP_RST) {
             /* Refused: tell the client in its own sequence space. */
-            wr32(t + 4, (uint32_t) (c.cookie + 1));
+            appkit_wr32(t + 4, (uint32_t) (c.cookie + 1));
             sp_fix_csums(f, &p);
             plane_ctx_forward(ctx, st->client_port);
             return PLANE_V_FORWARD;
         }
-        sp_stat(ctx, SP_EARLY);
+        appkit_reg_bump(ctx, OBJ_STATS, SP_EARLY);
         return PLANE_V_DROP;
     }
     if (synack && p.seq == (uint32_t) (c.cookie + c.delta)) {
         /* The server's SYN-ACK (first or resent): complete its handshake;
          * the client got our SYN-ACK long ago. */
         uint32_t server_isn = p.seq;
-        sp_turn_around(f, &p);
-        sp_make_control(f, &p, TCP_ACK, (uint32_t) (c.client_isn + 1),
+        appkit_turn_around(f, p.l3, p.l4);
+        sp_make_control(f, &p, APPKIT_TCP_ACK, (uint32_t) (c.client_isn + 1),
                         server_isn + 1, 0);
         plane_ctx_forward(ctx, plane_ctx_in_port(ctx));
         return PLANE_V_FORWARD;
     }
-    wr32(t + 4, p.seq - (uint32_t) c.delta);
+    appkit_wr32(t + 4, p.seq - (uint32_t) c.delta);
     sp_fix_csums(f, &p);
     plane_ctx_forward(ctx, st->client_port);
     return PLANE_V_FORWARD;
@@ -401,12 +304,12 @@ sp_new_flow(struct plane_ctx *ctx, void *state)
         c.client_isn = (uint32_t) (p.seq - 1);
         int rc = plane_ctx_table_insert(ctx, OBJ_CONN, key, klen, &c);
         if (rc == 0) {
-            sp_stat(ctx, SP_COOKIES_OK);
+            appkit_reg_bump(ctx, OBJ_STATS, SP_COOKIES_OK);
         }
         return rc;
     }
     if (dir == SP_S2C && have && c.state == SP_SYN_SENT
-        && (p.flags & (TCP_SYN | TCP_ACK | TCP_RST)) == (TCP_SYN | TCP_ACK)
+        && (p.flags & SP_HS_FLAGS) == SP_SYNACK
         && p.ack == (uint32_t) (c.client_isn + 1)) {
         c.state = SP_ESTABLISHED;
         c.delta = (uint32_t) (p.seq - (uint32_t) c.cookie);
@@ -422,26 +325,7 @@ sp_state_key(const struct plane_flow_key *pkt, struct plane_flow_key *out,
              const void *state)
 {
     const struct sp_state *st = state;
-    if (pkt->src_port == st->port && pkt->dst_port != st->port) {
-        plane_flow_key_reverse(pkt, out);
-    } else {
-        *out = *pkt;
-    }
-}
-
-static int
-sp_parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-    char *end;
-    if (*s == '-' || *s == '\0') {
-        return PLANE_EINVAL;
-    }
-    unsigned long long v = strtoull(s, &end, 0);
-    if (*end != '\0' || v > max) {
-        return PLANE_EINVAL;
-    }
-    *out = v;
-    return 0;
+    appkit_key_toward_port(pkt, out, st->port);
 }
 
 static int
@@ -493,15 +377,15 @@ sp_init(void *state, const struct plane_app_param *params, size_t n_params)
             rc = sp_parse_secret(v, &st->k0, &st->k1);
             secret = rc == 0;
         } else if (!strcmp(k, "port")) {
-            rc = sp_parse_u64(v, UINT16_MAX, &port);
+            rc = appkit_parse_u64(v, UINT16_MAX, &port);
         } else if (!strcmp(k, "client_port")) {
-            rc = sp_parse_u64(v, UINT16_MAX, &client);
+            rc = appkit_parse_u64(v, UINT16_MAX, &client);
         } else if (!strcmp(k, "server_port")) {
-            rc = sp_parse_u64(v, UINT16_MAX, &server);
+            rc = appkit_parse_u64(v, UINT16_MAX, &server);
         } else if (!strcmp(k, "mss")) {
-            rc = sp_parse_u64(v, UINT16_MAX, &mss);
+            rc = appkit_parse_u64(v, UINT16_MAX, &mss);
         } else if (!strcmp(k, "slot_s")) {
-            rc = sp_parse_u64(v, 86400, &slot_s);
+            rc = appkit_parse_u64(v, 86400, &slot_s);
         } else {
             rc = PLANE_EINVAL;
         }
@@ -536,10 +420,4 @@ static const struct plane_app_desc synproxy_desc = {
     .state_key = sp_state_key,
 };
 
-const struct plane_app_desc *plane_app_register(void);
-
-const struct plane_app_desc *
-plane_app_register(void)
-{
-    return &synproxy_desc;
-}
+APPKIT_APP_REGISTER(synproxy_desc)

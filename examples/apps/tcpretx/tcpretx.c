@@ -2,12 +2,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <plane/app.h>
 #include <plane/error.h>
 #include <plane/flow.h>
+
+#include "../common/appkit.h"
 
 /*
  * CLIP section IV ("Overlay Network TCP Retransmission Detection"): keep the
@@ -47,18 +48,6 @@ struct tr_state {
     uint16_t out_port;
 };
 
-static uint16_t
-rd16(const uint8_t *p)
-{
-    return (uint16_t) (p[0] << 8 | p[1]);
-}
-
-static uint32_t
-rd32(const uint8_t *p)
-{
-    return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
-}
-
 /*
  * Finds the TCP header of an untagged or VLAN-tagged IPv4 or IPv6 (no
  * extension headers) frame and the segment's sequence-space length
@@ -68,37 +57,24 @@ rd32(const uint8_t *p)
 static bool
 tr_tcp(const uint8_t *f, size_t len, uint32_t *seq, uint32_t *seglen)
 {
-    size_t off = 12;
+    size_t off;
     uint16_t et;
-    for (int tags = 0;; tags++) {
-        if (off + 2 > len) {
-            return false;
-        }
-        et = rd16(f + off);
-        off += 2;
-        if ((et != 0x8100 && et != 0x88a8) || tags == 2) {
-            break;
-        }
-        off += 2;
+    if (!appkit_eth_l3(f, len, &off, &et)) {
+        return false;
     }
     size_t l4_len;
-    if (et == 0x0800) {
-        if (off + 20 > len) {
-            return false;
-        }
-        size_t ihl = (size_t) (f[off] & 0x0f) * 4;
-        size_t tot = rd16(f + off + 2);
-        if (ihl < 20 || tot < ihl || off + tot > len || f[off + 9] != 6
-            || (rd16(f + off + 6) & 0x3fff) != 0) {
+    if (et == APPKIT_ETH_IPV4) {
+        size_t ihl, tot;
+        if (!appkit_ipv4_check(f, len, off, 6, 0, &ihl, &tot)) {
             return false;     /* not TCP, bad lengths, or a fragment */
         }
         l4_len = tot - ihl;
         off += ihl;
-    } else if (et == 0x86dd) {
+    } else if (et == APPKIT_ETH_IPV6) {
         if (off + 40 > len || f[off + 6] != 6) {
             return false;
         }
-        l4_len = rd16(f + off + 4);
+        l4_len = appkit_rd16(f + off + 4);
         off += 40;
         if (off + l4_len > len) {
             return false;
@@ -114,9 +90,9 @@ tr_tcp(const uint8_t *f, size_t len, uint32_t *seq, uint32_t *seglen)
         return false;
     }
     uint8_t flags = f[off + 13];
-    *seq = rd32(f + off + 4);
-    *seglen = (uint32_t) (l4_len - doff) + ((flags & 0x02) ? 1 : 0)
-              + ((flags & 0x01) ? 1 : 0);
+    *seq = appkit_rd32(f + off + 4);
+    *seglen = (uint32_t) (l4_len - doff) + ((flags & APPKIT_TCP_SYN) ? 1 : 0)
+              + ((flags & APPKIT_TCP_FIN) ? 1 : 0);
     return true;
 }
 
@@ -201,10 +177,9 @@ tr_init(void *state, const struct plane_app_param *params, size_t n_params)
 {
     struct tr_state *st = state;
     for (size_t i = 0; i < n_params; i++) {
+        uint64_t v;
         if (!strcmp(params[i].key, "out_port")) {
-            char *end;
-            unsigned long v = strtoul(params[i].value, &end, 0);
-            if (end == params[i].value || *end != '\0' || v > UINT16_MAX) {
+            if (appkit_parse_u64(params[i].value, UINT16_MAX, &v) != 0) {
                 return PLANE_EINVAL;
             }
             st->out_port = (uint16_t) v;
@@ -229,10 +204,4 @@ static const struct plane_app_desc tcpretx_desc = {
     .state_key = tr_state_key,
 };
 
-const struct plane_app_desc *plane_app_register(void);
-
-const struct plane_app_desc *
-plane_app_register(void)
-{
-    return &tcpretx_desc;
-}
+APPKIT_APP_REGISTER(tcpretx_desc)

@@ -1,5 +1,4 @@
 /* vpngw: per-tenant VPN gateway (external-to-internal tunnel mapping) with per-tenant packet counters. */
-#include <arpa/inet.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,6 +8,8 @@
 #include <plane/app.h>
 #include <plane/error.h>
 #include <plane/flow.h>
+
+#include "../common/appkit.h"
 
 /*
  * Traffic entering the data center for a tenant's addresses is sent down
@@ -51,14 +52,14 @@ struct vpn_tunnel {
 _Static_assert(sizeof(struct vpn_tunnel) == 8, "tunnel value is 8 bytes");
 
 struct vpn_tenant {
-    bool used;
-    uint32_t base;            /* tenant prefix, host order */
-    uint32_t mask;
     uint8_t endpoint[4];
     int port;                 /* -1: the in port */
 };
 
+/* Tenant t is entry t of every array (prefix arrays for appkit_prefix_find()). */
 struct vpn_state {
+    bool used[VPN_MAX_TENANTS];
+    struct appkit_prefix prefix[VPN_MAX_TENANTS];
     struct vpn_tenant tenants[VPN_MAX_TENANTS];
     uint8_t local[4];         /* the gateway's tunnel source address */
     bool has_local;
@@ -66,92 +67,38 @@ struct vpn_state {
 
 /* ---- Params (init only) ---- */
 
+/* Parses tenant t's "prefix=P endpoint=A [port=N]" into st. */
 static bool
-parse_u32(const char *s, size_t len, uint32_t max, uint32_t *out)
+parse_tenant(const char *v, struct vpn_state *st, uint32_t t)
 {
-    if (len == 0 || len > 10) {
-        return false;
-    }
-    uint64_t v = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9') {
-            return false;
-        }
-        v = v * 10 + (uint64_t) (s[i] - '0');
-    }
-    if (v > max) {
-        return false;
-    }
-    *out = (uint32_t) v;
-    return true;
-}
-
-/* Parses an IPv4 address of len bytes into 4 network-order bytes. */
-static bool
-parse_addr(const char *s, size_t len, uint8_t out[4])
-{
-    char buf[16];
-    if (len >= sizeof buf) {
-        return false;
-    }
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    return inet_pton(AF_INET, buf, out) == 1;
-}
-
-/* Parses "prefix=P endpoint=A [port=N]" into t. */
-static bool
-parse_tenant(const char *v, struct vpn_tenant *t)
-{
+    struct vpn_tenant *tn = &st->tenants[t];
     bool has_prefix = false, has_endpoint = false;
-    t->port = -1;
-    while (*v) {
-        while (*v == ' ') {
-            v++;
-        }
-        size_t len = strcspn(v, " ");
-        if (len == 0) {
-            break;
-        }
+    const char *tok, *val;
+    size_t len, vlen;
+    tn->port = -1;
+    while ((tok = appkit_next_token(&v, &len))) {
         uint32_t n;
-        if (len > 7 && !strncmp(v, "prefix=", 7)) {
-            const char *slash = memchr(v + 7, '/', len - 7);
-            uint8_t a[4];
-            if (!slash || !parse_addr(v + 7, (size_t) (slash - v - 7), a)
-                || !parse_u32(slash + 1, len - (size_t) (slash + 1 - v), 32, &n)) {
-                return false;
-            }
-            t->mask = n ? ~0u << (32 - n) : 0;
-            t->base = (uint32_t) a[0] << 24 | (uint32_t) a[1] << 16
-                      | (uint32_t) a[2] << 8 | a[3];
-            has_prefix = (t->base & ~t->mask) == 0;
+        if (appkit_token_is(tok, len, "prefix", &val, &vlen)) {
+            has_prefix = appkit_parse_prefix(val, vlen, false, &st->prefix[t]);
             if (!has_prefix) {
                 return false;
             }
-        } else if (len > 9 && !strncmp(v, "endpoint=", 9)) {
-            has_endpoint = parse_addr(v + 9, len - 9, t->endpoint);
+        } else if (appkit_token_is(tok, len, "endpoint", &val, &vlen)) {
+            has_endpoint = appkit_parse_addr(val, vlen, tn->endpoint);
             if (!has_endpoint) {
                 return false;
             }
-        } else if (len > 5 && !strncmp(v, "port=", 5)) {
-            if (!parse_u32(v + 5, len - 5, 65535, &n)) {
+        } else if (appkit_token_is(tok, len, "port", &val, &vlen)) {
+            if (!appkit_parse_u32(val, vlen, 65535, &n)) {
                 return false;
             }
-            t->port = (int) n;
+            tn->port = (int) n;
         } else {
             return false;
         }
-        v += len;
     }
-    t->used = has_prefix && has_endpoint;
-    return t->used;
-}
-
-static int
-vpn_fail(const char *key, const char *value, const char *why)
-{
-    fprintf(stderr, "vpngw: param %s=\"%s\": %s\n", key, value, why);
-    return PLANE_EINVAL;
+    st->used[t] = has_prefix && has_endpoint;
+    return st->used[t];
 }
 
 /*
@@ -170,27 +117,27 @@ vpn_init(void *state, const struct plane_app_param *params, size_t n_params)
     for (size_t i = 0; i < n_params; i++) {
         const char *k = params[i].key, *v = params[i].value;
         uint32_t n;
-        if (!strncmp(k, "tenant", 6)
-            && parse_u32(k + 6, strlen(k + 6), VPN_MAX_TENANTS - 1, &n)) {
-            if (!parse_tenant(v, &st->tenants[n])) {
-                return vpn_fail(k, v, "want \"prefix=A.B.C.D/LEN "
-                                "endpoint=A.B.C.D [port=N]\"");
+        if (appkit_key_index(k, "tenant", VPN_MAX_TENANTS - 1, &n)) {
+            if (!parse_tenant(v, st, n)) {
+                return appkit_param_fail("vpngw", k, v, "want \"prefix=A.B.C.D/LEN "
+                                         "endpoint=A.B.C.D [port=N]\"");
             }
             any = true;
         } else if (!strcmp(k, "local")) {
-            st->has_local = parse_addr(v, strlen(v), st->local);
+            st->has_local = appkit_parse_addr(v, strlen(v), st->local);
             if (!st->has_local) {
-                return vpn_fail(k, v, "not an IPv4 address");
+                return appkit_param_fail("vpngw", k, v, "not an IPv4 address");
             }
         } else {
-            return vpn_fail(k, v, "unknown param");
+            return appkit_param_fail("vpngw", k, v, "unknown param");
         }
     }
     if (!st->has_local) {
-        return vpn_fail("local", "", "the gateway's tunnel address is required");
+        return appkit_param_fail("vpngw", "local", "",
+                                 "the gateway's tunnel address is required");
     }
     if (!any) {
-        return vpn_fail("tenant0", "", "no tenant configured");
+        return appkit_param_fail("vpngw", "tenant0", "", "no tenant configured");
     }
     return 0;
 }
@@ -210,25 +157,19 @@ vpn_new_flow(struct plane_ctx *ctx, void *state)
     if (k->ip_version != 4) {
         return PLANE_EPERM;
     }
-    const uint8_t *p = k->dst_addr + PLANE_FLOW_V4_OFF;
-    uint32_t dst = (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16
-                   | (uint32_t) p[2] << 8 | p[3];
-    for (int t = 0; t < VPN_MAX_TENANTS; t++) {
-        const struct vpn_tenant *tn = &st->tenants[t];
-        if (!tn->used || (dst & tn->mask) != tn->base) {
-            continue;
-        }
-        struct vpn_tunnel tun;
-        memset(&tun, 0, sizeof tun);
-        memcpy(tun.endpoint, tn->endpoint, 4);
-        tun.tenant = (uint8_t) t;
-        tun.has_port = tn->port >= 0;
-        tun.port = tn->port >= 0 ? (uint16_t) tn->port : 0;
-        uint8_t key[PLANE_OBJ_MAX_KEY];
-        size_t klen = plane_ctx_obj_key(ctx, OBJ_TUNNELS, key);
-        return plane_ctx_table_insert(ctx, OBJ_TUNNELS, key, klen, &tun);
+    int t = appkit_prefix_find(st->prefix, st->used, VPN_MAX_TENANTS,
+                               appkit_v4_of(k->dst_addr));
+    if (t < 0) {
+        return PLANE_EPERM;
     }
-    return PLANE_EPERM;
+    const struct vpn_tenant *tn = &st->tenants[t];
+    struct vpn_tunnel tun;
+    memset(&tun, 0, sizeof tun);
+    memcpy(tun.endpoint, tn->endpoint, 4);
+    tun.tenant = (uint8_t) t;
+    tun.has_port = tn->port >= 0;
+    tun.port = tn->port >= 0 ? (uint16_t) tn->port : 0;
+    return appkit_table_insert(ctx, OBJ_TUNNELS, &tun);
 }
 
 /* ---- Data plane ---- */
@@ -237,20 +178,15 @@ static enum plane_verdict
 vpn_process(struct plane_ctx *ctx, void *state)
 {
     const struct vpn_state *st = state;
-    uint8_t key[PLANE_OBJ_MAX_KEY];
-    size_t klen = plane_ctx_obj_key(ctx, OBJ_TUNNELS, key);
     struct vpn_tunnel tun;
-    if (plane_ctx_table_get(ctx, OBJ_TUNNELS, key, klen, &tun) != 0) {
+    if (appkit_table_get(ctx, OBJ_TUNNELS, &tun) != 0) {
         return PLANE_V_MISS;
     }
     if (plane_ctx_set_ipv4_src(ctx, st->local) != 0
         || plane_ctx_set_ipv4_dst(ctx, tun.endpoint) != 0) {
         return PLANE_V_DROP;
     }
-    uint64_t operand[VPN_MAX_TENANTS] = { 0 };
-    operand[tun.tenant & (VPN_MAX_TENANTS - 1)] = 1;
-    klen = plane_ctx_obj_key(ctx, OBJ_PKTS, key);
-    (void) plane_ctx_reg_merge(ctx, OBJ_PKTS, key, klen, operand);
+    appkit_reg_bump(ctx, OBJ_PKTS, tun.tenant);   /* < 8: from a table value */
     if (tun.has_port) {
         plane_ctx_forward(ctx, tun.port);
     }
@@ -270,10 +206,4 @@ static const struct plane_app_desc vpngw_desc = {
     .new_flow = vpn_new_flow,
 };
 
-const struct plane_app_desc *plane_app_register(void);
-
-const struct plane_app_desc *
-plane_app_register(void)
-{
-    return &vpngw_desc;
-}
+APPKIT_APP_REGISTER(vpngw_desc)
