@@ -106,6 +106,10 @@ plane_device__release(struct held *h)
 {
     struct plane_device *dev = h->dev;
     h->processed_ns = plane_clock_now_ns();
+    if (h->rx_ns && h->processed_ns >= h->rx_ns) {
+        uint64_t l = h->processed_ns - h->rx_ns + dev->latency_ns;
+        dev->lat_avg_ns = dev->lat_avg_ns ? dev->lat_avg_ns - dev->lat_avg_ns / 16 + l / 16 : l;
+    }
     if (!dev->latency_ns || dev->closing || !dev->lat_timer_inited) {
         dev_send_reply(h);
         return;
@@ -338,6 +342,7 @@ dev_on_data(void *arg, struct plane_udp *udp, uint16_t peer,
         return;
     }
     h->dev = dev;
+    h->rx_ns = now;
     h->hdr = in;
     h->hdr.frame = NULL;
     h->flags = PLANE_DATA_F_PROCESSED;

@@ -883,6 +883,7 @@ h_stats(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc_
     }
     plane_stat_page_add2(&pg, "device", "held_now",
                          DEV_HELD_PACKETS - plane_pool_avail(&dev->held));
+    plane_stat_page_add2(&pg, "device", "latency_us", dev->lat_avg_ns / PLANE_NS_PER_US);
     const struct plane_udp_stats *us = plane_udp_stats(dev->udp);
     for (size_t i = 0; i < sizeof *us / sizeof(uint64_t); i++) {
         plane_stat_page_add2(&pg, "udp", plane_udp_counter_name(i), plane_counters_get(us, i));

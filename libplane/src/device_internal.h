@@ -117,6 +117,7 @@ struct held {
     struct plane_wire_data hdr;       /* as received; frame unused */
     uint32_t flags;                   /* the reply's */
     uint16_t egress;
+    uint64_t rx_ns;                   /* when it arrived */
     uint64_t processed_ns;
     uint64_t due_ns;                  /* latency_us emulation: when to send */
     struct dev_repl_item item;
@@ -164,6 +165,7 @@ struct plane_device {
     uv_timer_t lat_timer;
     bool lat_timer_inited;
     struct plane_rate rate;           /* rate_pps cap */
+    uint64_t lat_avg_ns;              /* arrival to release, EWMA (STATS, planner) */
     struct plane_run_result res;
     uint8_t tx[PLANE_WIRE_MAX_DATAGRAM];
     struct plane_device_stats stats;

@@ -843,6 +843,13 @@ sw_hb_cb(void *arg, struct plane_rpc *rpc, int status, const struct plane_wire_c
             PLANE_CTR_INC(&sw->stats, hb_bad);
         } else if (dev) {
             dev->last_echo_ns = b.sender_ns;
+            /* The echo is our own send time: a round trip on one clock.
+             * An EWMA (1/8) smooths it for STATS and the planner. */
+            uint64_t now = plane_clock_now_ns();
+            if (b.echo_ns && b.echo_ns <= now) {
+                uint64_t rtt = now - b.echo_ns;
+                dev->rtt_ns = dev->rtt_ns ? dev->rtt_ns - dev->rtt_ns / 8 + rtt / 8 : rtt;
+            }
         }
         if (dev) {
             sw_dev_answered(sw, dev, b.state, hb->after_ack);
@@ -1181,6 +1188,8 @@ plane_switch_stats_foreach(const struct plane_switch *sw, plane_switch_stat_fn f
         fn(arg, p, dev->misses);
         snprintf(p, sizeof p, "dev.%s.downs", dev->cfg->name);
         fn(arg, p, dev->downs);
+        snprintf(p, sizeof p, "dev.%s.rtt_us", dev->cfg->name);
+        fn(arg, p, dev->rtt_ns / PLANE_NS_PER_US);
     }
 }
 

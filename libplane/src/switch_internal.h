@@ -157,6 +157,7 @@ struct sw_dev {
     uint32_t misses;        /* consecutive unanswered periods */
     uint64_t downs;
     uint64_t last_echo_ns;
+    uint64_t rtt_ns;        /* heartbeat round trip, EWMA */
     uint64_t recover_epoch; /* the devmap epoch that made it RECOVERING */
     uint64_t acked_epoch;   /* the newest devmap epoch it acknowledged */
 };

@@ -691,6 +691,19 @@ test_status_json(const struct rack *r)
     rc = run_planectl(r, args2, out, sizeof out);
     CHECK(rc == 0 && json_valid(out) && strstr(out, "\"device.processed\""),
           "planectl counters --json (%d):\n%s", rc, out);
+    /* plan --measure: device latencies from the running rack. */
+    char wl[PATH_MAX + 16];
+    snprintf(wl, sizeof wl, "%.*s/wl.yaml", PATH_MAX - 64, r->dir);
+    FILE *f = fopen(wl, "w");
+    CHECK(f != NULL, "cannot write %s", wl);
+    fputs("apps:\n  - name: probe\n    standalone: true\n    weight: 1\n    quanta: 4\n"
+          "    popularity: {zipf: {alpha: 1, keys: 1000}}\n"
+          "    objects: [{name: t, kind: table, key_bytes: 13, value_bytes: 8}]\n", f);
+    fclose(f);
+    const char *argsm[] = { "plan", r->yaml, wl, "--measure", "--json", NULL };
+    rc = run_planectl(r, argsm, out, sizeof out);
+    CHECK(rc == 0 && json_valid(out) && strstr(out, "\"probe\""),
+          "planectl plan --measure (%d):\n%s", rc, out);
     const char *args3[] = { "drill", "fail", "nosuch", NULL };
     rc = run_planectl(r, args3, out, sizeof out);
     CHECK(rc == 2, "drill of an unknown device exited %d", rc);
