@@ -1,4 +1,4 @@
-/* Seeded fault injection: a private xoshiro256** PRNG and a "k=v,..." spec parser. */
+/* Seeded fault injection: a xoshiro256** PRNG (its steps exported for other seeded code) and a "k=v,..." spec parser. */
 #include "common/fault.h"
 
 #include <errno.h>
@@ -12,8 +12,8 @@
 
 PLANE_LOG_MODULE(fault);
 
-static uint64_t
-splitmix64(uint64_t *x)
+uint64_t
+plane_fault_prng_mix(uint64_t *x)
 {
     uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -28,9 +28,8 @@ rotl(uint64_t x, int k)
 }
 
 uint64_t
-plane_fault_rand(struct plane_fault *f)
+plane_fault_prng_next(uint64_t s[4])
 {
-    uint64_t *s = f->s;
     uint64_t result = rotl(s[1] * 5, 7) * 9;
     uint64_t t = s[1] << 17;
     s[2] ^= s[0];
@@ -40,6 +39,20 @@ plane_fault_rand(struct plane_fault *f)
     s[2] ^= t;
     s[3] = rotl(s[3], 45);
     return result;
+}
+
+void
+plane_fault_prng_seed(uint64_t s[4], uint64_t seed)
+{
+    for (int i = 0; i < 4; i++) {
+        s[i] = plane_fault_prng_mix(&seed);
+    }
+}
+
+uint64_t
+plane_fault_rand(struct plane_fault *f)
+{
+    return plane_fault_prng_next(f->s);
 }
 
 double
@@ -53,10 +66,7 @@ plane_fault_init(struct plane_fault *f, uint64_t seed)
 {
     memset(f, 0, sizeof *f);
     f->seed = seed;
-    uint64_t x = seed;
-    for (int i = 0; i < 4; i++) {
-        f->s[i] = splitmix64(&x);
-    }
+    plane_fault_prng_seed(f->s, seed);
 }
 
 uint64_t

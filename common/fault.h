@@ -74,5 +74,17 @@ uint64_t plane_fault_rand(struct plane_fault *f);
 /* Returns a uniform double in [0, 1). */
 double plane_fault_rand_double(struct plane_fault *f);
 
+/*
+ * The model's PRNG on its own, for other seeded code that wants the same
+ * generator (planegen): xoshiro256** over a caller-owned 4-word state,
+ * seeded through splitmix64.  Deterministic: one seed, one sequence.
+ */
+/* One splitmix64 step: advances *x and returns a well-mixed 64-bit value (also a cheap hash). */
+uint64_t plane_fault_prng_mix(uint64_t *x);
+/* Seeds the state s from seed (any value, 0 included). */
+void plane_fault_prng_seed(uint64_t s[4], uint64_t seed);
+/* Advances the state s and returns the next 64 random bits. */
+uint64_t plane_fault_prng_next(uint64_t s[4]);
+
 /* Writes a spec that plane_fault_parse() reads back into buf.  Returns buf. */
 const char *plane_fault_format(const struct plane_fault *f, char *buf, unsigned size);

@@ -21,17 +21,14 @@
 # the namespaces are removed on any exit.
 set -u
 
+lib_name=integration_netns
+. "$(dirname "$0")/../lib/netns_lib.sh"
+
 [ $# -eq 5 ] || { echo "usage: $0 SWITCHD NICD SERVERD PLANEGEN FLOWCHECK_SO" >&2; exit 2; }
 # Absolute paths: rack.yaml's relative paths are taken from its own directory.
-abs() { (cd "$(dirname "$1")" && printf '%s/%s\n' "$(pwd)" "$(basename "$1")"); }
 switchd=$(abs "$1") nicd=$(abs "$2") serverd=$(abs "$3") planegen=$(abs "$4") flowcheck=$(abs "$5")
 
-say() { printf 'integration_netns: %s\n' "$*"; }
-
-if [ "$(id -u)" -ne 0 ]; then
-    say "SKIP: needs root (network namespaces, veth)"
-    exit 77
-fi
+require_root "network namespaces, veth"
 if ! command -v ip >/dev/null 2>&1; then
     say "SKIP: no ip(8)"
     exit 77
@@ -39,57 +36,14 @@ fi
 
 tag=$$
 ns_sw=plsw$tag ns_nic=plnic$tag ns_srv=plsrv$tag
+namespaces="$ns_sw $ns_nic $ns_srv"
 work=$(mktemp -d "${TMPDIR:-/tmp}/plane-netns.XXXXXX") || exit 1
 pids=""
-
-cleanup() {
-    for p in $pids; do
-        kill -TERM "$p" 2>/dev/null
-    done
-    # Daemons get a moment to stop cleanly, then are killed.
-    for p in $pids; do
-        n=0
-        while kill -0 "$p" 2>/dev/null && [ $n -lt 100 ]; do
-            sleep 0.1; n=$((n + 1))
-        done
-        kill -KILL "$p" 2>/dev/null
-    done
-    # Anything else still running inside our namespaces (a planegen left by
-    # a failed step) is ours too: stop it before the namespaces go.
-    for ns in $ns_sw $ns_nic $ns_srv; do
-        for p in $(ip netns pids "$ns" 2>/dev/null); do
-            kill -KILL "$p" 2>/dev/null
-        done
-    done
-    wait 2>/dev/null
-    for ns in $ns_sw $ns_nic $ns_srv; do
-        ip netns del "$ns" 2>/dev/null
-    done
-    if [ "${PLANE_IT_KEEP:-0}" = 1 ]; then
-        say "kept $work"
-    else
-        rm -rf "$work"
-    fi
-}
-trap cleanup EXIT
+trap ns_cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-fail() {
-    say "FAIL: $*"
-    for f in "$work"/*.log; do
-        [ -f "$f" ] || continue
-        say "---- $(basename "$f") ----"
-        tail -n 40 "$f"
-    done
-    exit 1
-}
+ns_add_all
 
-if ! ip netns add "$ns_sw" 2>"$work/netns.err"; then
-    say "SKIP: network namespaces unavailable: $(cat "$work/netns.err")"
-    exit 77
-fi
-ip netns add "$ns_nic" || fail "ip netns add $ns_nic"
-ip netns add "$ns_srv" || fail "ip netns add $ns_srv"
 in_sw() { ip netns exec "$ns_sw" "$@"; }
 in_nic() { ip netns exec "$ns_nic" "$@"; }
 in_srv() { ip netns exec "$ns_srv" "$@"; }
@@ -124,23 +78,14 @@ if ! setup_net 2>"$work/net.err"; then
 fi
 
 # Hosts reach each other across the switch host (polled: links come up asynchronously).
-reach() {
-    n=0
-    until "$@" >/dev/null 2>&1; do
-        n=$((n + 1))
-        [ $n -ge 100 ] && return 1
-        sleep 0.1
-    done
-}
 if command -v ping >/dev/null 2>&1; then
-    reach in_nic ping -c 1 -W 1 10.77.2.2 || fail "NIC host cannot reach the server host"
-    reach in_srv ping -c 1 -W 1 10.77.1.1 || fail "server host cannot reach the switch host"
+    poll 100 in_nic ping -c 1 -W 1 10.77.2.2 || fail "NIC host cannot reach the server host"
+    poll 100 in_srv ping -c 1 -W 1 10.77.1.1 || fail "server host cannot reach the switch host"
 fi
 say "namespaces up: $ns_sw (10.77.1.1, 10.77.2.1) $ns_nic (10.77.1.2) $ns_srv (10.77.2.2)"
 
 # The same rack.yaml for every host, as on a real deployment; the key in its own file.
-printf '%s\n' 6974657374206b65792c206e6f7420612073656372657420617420616c6c2121 >"$work/rack.key"
-chmod 0600 "$work/rack.key"
+write_rack_key
 cat >"$work/rack.yaml" <<EOF
 version: 1
 rack:
@@ -168,31 +113,14 @@ apps:
       pkts: {size: 65536}
       per_src: {size: 65536}
 EOF
-"$switchd" --config "$work/rack.yaml" --check-config >"$work/check.log" 2>&1 \
-    || fail "rack.yaml rejected"
+check_rack "$switchd"
 
 loglevel=${PLANE_IT_LOG_LEVEL:-info}
-# Started by `ip netns exec` directly (not through a shell function, which
-# would fork a subshell): ip execs the daemon, so $! is the daemon's pid.
-ip netns exec "$ns_sw" "$switchd" --config "$work/rack.yaml" --log-level "$loglevel" \
-    >"$work/switchd.log" 2>&1 &
-pids="$pids $!"
-ip netns exec "$ns_nic" "$nicd" --config "$work/rack.yaml" --id nic0 --log-level "$loglevel" \
-    >"$work/nic0.log" 2>&1 &
-pids="$pids $!"
-ip netns exec "$ns_nic" "$nicd" --config "$work/rack.yaml" --id nic1 --log-level "$loglevel" \
-    >"$work/nic1.log" 2>&1 &
-pids="$pids $!"
-ip netns exec "$ns_srv" "$serverd" --config "$work/rack.yaml" --id srv0 --log-level "$loglevel" \
-    >"$work/srv0.log" 2>&1 &
-pids="$pids $!"
+start_in "$ns_sw" switchd "$switchd" --config "$work/rack.yaml" --log-level "$loglevel"
+start_in "$ns_nic" nic0 "$nicd" --config "$work/rack.yaml" --id nic0 --log-level "$loglevel"
+start_in "$ns_nic" nic1 "$nicd" --config "$work/rack.yaml" --id nic1 --log-level "$loglevel"
+start_in "$ns_srv" srv0 "$serverd" --config "$work/rack.yaml" --id srv0 --log-level "$loglevel"
 say "daemons started:$pids"
-
-alive() {
-    for p in $pids; do
-        kill -0 "$p" 2>/dev/null || return 1
-    done
-}
 
 # JSON field of the sink's one-object summary (top-level numbers only).
 field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" "$2" | head -n 1; }
@@ -253,10 +181,5 @@ remote=$(grep -o '"device":"[0-9]*","packets":[0-9]*' "$work/sink.json" \
 say "$unique/$count frames back once, consistent rewrites; $remote processed on the NIC/server hosts"
 
 # Clean stop: SIGTERM, every daemon exits 0.
-for p in $pids; do kill -TERM "$p"; done
-for p in $pids; do
-    wait "$p"; st=$?
-    [ $st -eq 0 ] || fail "daemon $p exited $st after SIGTERM"
-done
-pids=""
+stop_daemons
 say "PASS"

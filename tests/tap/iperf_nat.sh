@@ -39,16 +39,13 @@
 # last interval carries traffic again; throughput before/after is printed.
 set -u
 
+lib_name=integration_tap_iperf_nat
+. "$(dirname "$0")/../lib/netns_lib.sh"
+
 [ $# -eq 5 ] || { echo "usage: $0 SWITCHD NICD SERVERD PLANECTL NAT_SO" >&2; exit 2; }
-abs() { (cd "$(dirname "$1")" && printf '%s/%s\n' "$(pwd)" "$(basename "$1")"); }
 switchd=$(abs "$1") nicd=$(abs "$2") serverd=$(abs "$3") planectl=$(abs "$4") nat=$(abs "$5")
 
-say() { printf 'integration_tap_iperf_nat: %s\n' "$*"; }
-
-if [ "$(id -u)" -ne 0 ]; then
-    say "SKIP: needs root (network namespaces, TAP devices)"
-    exit 77
-fi
+require_root "network namespaces, TAP devices"
 for tool in ip iperf3; do
     if ! command -v $tool >/dev/null 2>&1; then
         say "SKIP: no $tool (scripts/install-deps.sh installs it)"
@@ -65,57 +62,14 @@ ns_sw=pltsw$tag ns_in=pltin$tag ns_out=pltout$tag
 tap_in=pli0 tap_out=plo0
 mac_in=02:00:0a:01:00:02 mac_out=02:00:c6:33:64:02
 ip_in=10.1.0.2 ip_out=198.51.100.2
+namespaces="$ns_sw $ns_in $ns_out"
 work=$(mktemp -d "${TMPDIR:-/tmp}/plane-tap.XXXXXX") || exit 1
 pids=""
-
-cleanup() {
-    for p in $pids; do
-        kill -TERM "$p" 2>/dev/null
-    done
-    for p in $pids; do
-        n=0
-        while kill -0 "$p" 2>/dev/null && [ $n -lt 100 ]; do
-            sleep 0.1; n=$((n + 1))
-        done
-        kill -KILL "$p" 2>/dev/null
-    done
-    # Anything else still running in our namespaces (an iperf3 left by a
-    # failed step) is ours too: stop it before the namespaces go.
-    for ns in $ns_sw $ns_in $ns_out; do
-        for p in $(ip netns pids "$ns" 2>/dev/null); do
-            kill -KILL "$p" 2>/dev/null
-        done
-    done
-    wait 2>/dev/null
-    # switchd's exit removed the TAPs (not persistent) wherever they were.
-    for ns in $ns_sw $ns_in $ns_out; do
-        ip netns del "$ns" 2>/dev/null
-    done
-    if [ "${PLANE_IT_KEEP:-0}" = 1 ]; then
-        say "kept $work"
-    else
-        rm -rf "$work"
-    fi
-}
-trap cleanup EXIT
+# On exit switchd's TAPs go with it (not persistent), wherever they were.
+trap ns_cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-fail() {
-    say "FAIL: $*"
-    for f in "$work"/*.log; do
-        [ -f "$f" ] || continue
-        say "---- $(basename "$f") ----"
-        tail -n 40 "$f"
-    done
-    exit 1
-}
-
-if ! ip netns add "$ns_sw" 2>"$work/netns.err"; then
-    say "SKIP: network namespaces unavailable: $(cat "$work/netns.err")"
-    exit 77
-fi
-ip netns add "$ns_in" || fail "ip netns add $ns_in"
-ip netns add "$ns_out" || fail "ip netns add $ns_out"
+ns_add_all
 for ns in $ns_sw $ns_in $ns_out; do
     ip -n "$ns" link set lo up || fail "lo up in $ns"
 done
@@ -127,8 +81,7 @@ for ns in $ns_in $ns_out; do
 done
 
 # Fixed addresses are fine: every daemon is alone on its namespace's lo.
-printf '%s\n' 6974657374206b65792c206e6f7420612073656372657420617420616c6c2121 >"$work/rack.key"
-chmod 0600 "$work/rack.key"
+write_rack_key
 cat >"$work/rack.yaml" <<EOF
 version: 1
 rack:
@@ -176,39 +129,16 @@ apps:
       inside_port: "1"
       outside_port: "0"
 EOF
-"$switchd" --config "$work/rack.yaml" --check-config >"$work/check.log" 2>&1 \
-    || fail "rack.yaml rejected"
+check_rack "$switchd"
 
 loglevel=${PLANE_IT_LOG_LEVEL:-info}
-ip netns exec "$ns_sw" "$switchd" --config "$work/rack.yaml" --log-level "$loglevel" \
-    >"$work/switchd.log" 2>&1 &
-pids="$pids $!"
+start_in "$ns_sw" switchd "$switchd" --config "$work/rack.yaml" --log-level "$loglevel"
 for d in nic0 nic1; do
-    ip netns exec "$ns_sw" "$nicd" --config "$work/rack.yaml" --id $d --log-level "$loglevel" \
-        >"$work/$d.log" 2>&1 &
-    eval "pid_$d=\$!"
-    pids="$pids $!"
+    start_in "$ns_sw" $d "$nicd" --config "$work/rack.yaml" --id $d --log-level "$loglevel"
+    eval "pid_$d=\$last_pid"
 done
-ip netns exec "$ns_sw" "$serverd" --config "$work/rack.yaml" --id srv0 --log-level "$loglevel" \
-    >"$work/srv0.log" 2>&1 &
-pids="$pids $!"
+start_in "$ns_sw" srv0 "$serverd" --config "$work/rack.yaml" --id srv0 --log-level "$loglevel"
 say "daemons started:$pids"
-
-alive() {
-    for p in $pids; do
-        kill -0 "$p" 2>/dev/null || return 1
-    done
-}
-# poll TRIES CMD...: runs CMD every 0.1 s until it succeeds, at most TRIES times.
-poll() {
-    tries=$1; shift
-    n=0
-    until "$@" >/dev/null 2>&1; do
-        n=$((n + 1))
-        [ $n -ge "$tries" ] && return 1
-        sleep 0.1
-    done
-}
 
 # switchd created both TAPs when it started its ports.
 taps_exist() {
@@ -302,13 +232,7 @@ summary=$(awk -v k=$kill_s '
 set -- $summary
 say "throughput before the drill $1 Mbit/s, after $2 Mbit/s, last interval $3 Mbit/s; received $(awk -v r="$recv" 'BEGIN { printf "%.2f", r / 1e6 }') Mbit/s overall"
 awk -v x="$3" 'BEGIN { exit !(x > 0) }' || fail "no traffic in the last interval: throughput not restored"
-alive_rest() {
-    for p in $pids; do
-        [ "$p" = "$vpid" ] && continue
-        kill -0 "$p" 2>/dev/null || return 1
-    done
-}
-alive_rest || fail "a daemon other than $victim exited"
+alive "$vpid" || fail "a daemon other than $victim exited"
 [ "$(ctr switch dev.$victim.up)" = 0 ] || fail "the switch still sees $victim up"
 say "switch: $(ctl counters switch tap.port 2>/dev/null | tr -s ' ' | tr '\n' ';')"
 
@@ -316,14 +240,5 @@ say "switch: $(ctl counters switch tap.port 2>/dev/null | tr -s ' ' | tr '\n' ';
 # exits 1 on a signal: it is just stopped).
 kill -TERM "$server" 2>/dev/null
 wait "$server" 2>/dev/null
-for p in $pids; do
-    [ "$p" = "$vpid" ] && continue
-    kill -TERM "$p" 2>/dev/null
-done
-for p in $pids; do
-    wait "$p"; st=$?
-    [ "$p" = "$vpid" ] && continue
-    [ $st -eq 0 ] || fail "daemon $p exited $st after SIGTERM"
-done
-pids=""
+stop_daemons "$vpid"
 say "PASS"

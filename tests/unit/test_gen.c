@@ -551,24 +551,15 @@ test_gen_same_seed_same_traffic(void **state)
 
 /* ---- flags ---- */
 
-static int
-parse_gen(struct planegen_gen_opts *o, char *err, size_t len, ...)
-{
-    char *argv[32];
-    int argc = 0;
-    va_list ap;
-    va_start(ap, len);
-    for (char *a; (a = va_arg(ap, char *)) != NULL;)
-        argv[argc++] = a;
-    va_end(ap);
-    FILE *devnull = fopen("/dev/null", "w");
-    int rc = planegen_gen_parse(o, argc, argv, devnull, err, len);
-    fclose(devnull);
-    return rc;
-}
+enum parse_which { PARSE_GEN, PARSE_SINK };
 
+/*
+ * Runs planegen gen's (o a struct planegen_gen_opts) or sink's (a struct
+ * planegen_sink_opts) flag parser on the NULL-terminated argument list that
+ * follows len; help goes to /dev/null.  Returns the parser's result.
+ */
 static int
-parse_sink(struct planegen_sink_opts *o, char *err, size_t len, ...)
+parse_args(enum parse_which which, void *o, char *err, size_t len, ...)
 {
     char *argv[32];
     int argc = 0;
@@ -578,7 +569,8 @@ parse_sink(struct planegen_sink_opts *o, char *err, size_t len, ...)
         argv[argc++] = a;
     va_end(ap);
     FILE *devnull = fopen("/dev/null", "w");
-    int rc = planegen_sink_parse(o, argc, argv, devnull, err, len);
+    int rc = which == PARSE_GEN ? planegen_gen_parse(o, argc, argv, devnull, err, len)
+                                : planegen_sink_parse(o, argc, argv, devnull, err, len);
     fclose(devnull);
     return rc;
 }
@@ -589,7 +581,8 @@ test_gen_flags(void **state)
     (void)state;
     static struct planegen_gen_opts o;
     char err[256];
-    assert_int_equal(parse_gen(&o, err, sizeof(err), "--to", "127.0.0.1:17010", NULL), 0);
+    assert_int_equal(parse_args(PARSE_GEN, &o, err, sizeof(err),
+                                "--to", "127.0.0.1:17010", NULL), 0);
     assert_int_equal(o.n_to, 1);
     assert_int_equal(o.flows, 1000000);
     assert_true(o.alpha == 0.99);
@@ -601,8 +594,9 @@ test_gen_flags(void **state)
     assert_int_equal(o.classes[0].src_bits, 8);
 
     /* A class's sources from a prefix (an app's tenant). */
-    assert_int_equal(parse_gen(&o, err, sizeof(err), "--to", "127.0.0.1:1", "--class-ports",
-                               "udp:7000-7999@20~10.1.2.0/24^10.9.0.0/16,tcp:80", NULL), 0);
+    assert_int_equal(parse_args(PARSE_GEN, &o, err, sizeof(err),
+                                "--to", "127.0.0.1:1", "--class-ports",
+                                "udp:7000-7999@20~10.1.2.0/24^10.9.0.0/16,tcp:80", NULL), 0);
     assert_int_equal(o.classes[0].src_net, (10u << 24) | (1u << 16) | (2u << 8));
     assert_int_equal(o.classes[0].src_bits, 24);
     assert_int_equal(o.classes[0].vlan, 20);
@@ -610,15 +604,16 @@ test_gen_flags(void **state)
     assert_int_equal(o.classes[0].dst_bits, 16);
     assert_int_equal(o.classes[1].src_bits, 8);
     assert_int_equal(o.classes[1].dst_bits, 12);
-    assert_int_not_equal(parse_gen(&o, err, sizeof(err), "--to", "127.0.0.1:1",
-                                   "--class-ports", "udp:7000~10.1.2/24", NULL), 0);
+    assert_int_not_equal(parse_args(PARSE_GEN, &o, err, sizeof(err), "--to", "127.0.0.1:1",
+                                    "--class-ports", "udp:7000~10.1.2/24", NULL), 0);
     assert_non_null(strstr(err, "prefix"));
 
-    assert_int_equal(parse_gen(&o, err, sizeof(err), "--to=127.0.0.1:1", "--to", "127.0.0.1:2",
-                               "--flows", "1000", "--alpha", "1.2", "--seed", "7", "--sizes",
-                               "imix", "--classes", "2", "--shares", "3,1", "--count", "500",
-                               "--rate", "1000", "--churn", "2.5", "--report", "/tmp/r.json",
-                               "--json", NULL), 0);
+    assert_int_equal(parse_args(PARSE_GEN, &o, err, sizeof(err),
+                                "--to=127.0.0.1:1", "--to", "127.0.0.1:2",
+                                "--flows", "1000", "--alpha", "1.2", "--seed", "7", "--sizes",
+                                "imix", "--classes", "2", "--shares", "3,1", "--count", "500",
+                                "--rate", "1000", "--churn", "2.5", "--report", "/tmp/r.json",
+                                "--json", NULL), 0);
     assert_int_equal(o.n_to, 2);
     assert_int_equal(o.flows, 1000);
     assert_int_equal(o.seed, 7);
@@ -635,8 +630,8 @@ test_gen_flags(void **state)
     assert_true(o.json);
     assert_string_equal(o.report, "/tmp/r.json");
 
-    assert_int_equal(parse_gen(&o, err, sizeof(err), "--to", "[::1]:9", "--class-ports",
-                               "tcp:8080@10,udp:5000-5999", "--sizes", "100:1,200:3", NULL), 0);
+    assert_int_equal(parse_args(PARSE_GEN, &o, err, sizeof(err), "--to", "[::1]:9", "--class-ports",
+                                "tcp:8080@10,udp:5000-5999", "--sizes", "100:1,200:3", NULL), 0);
     assert_int_equal(o.to[0].ss_family, AF_INET6);
     assert_int_equal(o.n_classes, 2);
     assert_int_equal(o.classes[0].proto, PLANE_IPPROTO_TCP);
@@ -664,12 +659,12 @@ test_gen_flags(void **state)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';
-        assert_int_equal(parse_gen(&o, err, sizeof(err), bad[i].a, bad[i].b, bad[i].c, bad[i].d,
-                                   NULL), PLANE_EINVAL);
+        assert_int_equal(parse_args(PARSE_GEN, &o, err, sizeof(err),
+                                    bad[i].a, bad[i].b, bad[i].c, bad[i].d, NULL), PLANE_EINVAL);
         if (!strstr(err, bad[i].want))
             fail_msg("case %zu: \"%s\" does not name %s", i, err, bad[i].want);
     }
-    assert_int_equal(parse_gen(&o, err, sizeof(err), "--help", NULL), 1);
+    assert_int_equal(parse_args(PARSE_GEN, &o, err, sizeof(err), "--help", NULL), 1);
 }
 
 static void
@@ -678,7 +673,8 @@ test_sink_flags(void **state)
     (void)state;
     static struct planegen_sink_opts o;
     char err[256];
-    assert_int_equal(parse_sink(&o, err, sizeof(err), "--listen", "127.0.0.1:0", "--listen",
+    assert_int_equal(parse_args(PARSE_SINK, &o, err, sizeof(err),
+                                "--listen", "127.0.0.1:0", "--listen",
                                 "127.0.0.1:5", "--idle", "2", "--duration", "30", "--expect",
                                 "100", "--sent", "100", "--switch-id", "4", "--json",
                                 "--gen-report", "g.json", "--ready-file", "r", NULL), 0);
@@ -691,14 +687,14 @@ test_sink_flags(void **state)
     assert_true(o.json);
     assert_string_equal(o.gen_report, "g.json");
     assert_string_equal(o.ready_file, "r");
-    assert_int_equal(parse_sink(&o, err, sizeof(err), "--json", NULL), PLANE_EINVAL);
+    assert_int_equal(parse_args(PARSE_SINK, &o, err, sizeof(err), "--json", NULL), PLANE_EINVAL);
     assert_non_null(strstr(err, "--listen"));
-    assert_int_equal(parse_sink(&o, err, sizeof(err), "--listen", "127.0.0.1:0", "--idle", "x",
-                                NULL), PLANE_EINVAL);
+    assert_int_equal(parse_args(PARSE_SINK, &o, err, sizeof(err),
+                                "--listen", "127.0.0.1:0", "--idle", "x", NULL), PLANE_EINVAL);
     assert_non_null(strstr(err, "--idle"));
-    assert_int_equal(parse_sink(&o, err, sizeof(err), "--listen", "127.0.0.1:0", "--nope",
-                                NULL), PLANE_EINVAL);
-    assert_int_equal(parse_sink(&o, err, sizeof(err), "-h", NULL), 1);
+    assert_int_equal(parse_args(PARSE_SINK, &o, err, sizeof(err),
+                                "--listen", "127.0.0.1:0", "--nope", NULL), PLANE_EINVAL);
+    assert_int_equal(parse_args(PARSE_SINK, &o, err, sizeof(err), "-h", NULL), 1);
 }
 
 int

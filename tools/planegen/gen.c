@@ -229,110 +229,112 @@ parse_shares(double *w, size_t *n, const char *v, char *err, size_t err_len)
     return 0;
 }
 
+/* What planegen_gen_parse() collects besides the options, checked once every flag is read. */
+struct gen_parse {
+    struct planegen_gen_opts *o;
+    uint64_t n_classes;
+    bool have_ports, seed_set;
+    double shares[PLANEGEN_MAX_CLASSES];
+    size_t n_shares;
+};
+
+/* planegen_opt_flag_fn for gen's own flags. */
+static int
+gen_flag(void *ctx, int argc, char **argv, int *i, char *err, size_t err_len)
+{
+    struct gen_parse *p = ctx;
+    struct planegen_gen_opts *o = p->o;
+    const char *v = NULL;
+    int rc = 0;
+    if (!strcmp(argv[*i], "--keep-timing")) {
+        o->keep_timing = true;
+        if (o->compress == 0)
+            o->compress = 1.0;
+        return 0;
+    }
+#define NEED(name) planegen_opt_need(name, argc, argv, i, &v, &rc, err, err_len)
+    if (NEED("--to")) {
+        if (!rc) {
+            if (o->n_to == PLANEGEN_MAX_TO) {
+                snprintf(err, err_len, "at most %d --to", PLANEGEN_MAX_TO);
+                return PLANE_EINVAL;
+            }
+            rc = planegen_opt_addr("--to", v, &o->to[o->n_to], &o->to_len[o->n_to], err,
+                                   err_len);
+            o->n_to++;
+        }
+    } else if (NEED("--flows")) {
+        if (!rc)
+            rc = planegen_opt_u64("--flows", v, 1, 1ull << 40, &o->flows, err, err_len);
+    } else if (NEED("--alpha")) {
+        if (!rc)
+            rc = planegen_opt_double("--alpha", v, 0.0, 100.0, &o->alpha, err, err_len);
+    } else if (NEED("--seed")) {
+        if (!rc)
+            rc = planegen_opt_u64("--seed", v, 0, UINT64_MAX, &o->seed, err, err_len);
+        p->seed_set = true;
+    } else if (NEED("--sizes")) {
+        if (!rc)
+            rc = parse_sizes(o, v, err, err_len);
+    } else if (NEED("--classes")) {
+        if (!rc)
+            rc = planegen_opt_u64("--classes", v, 1, PLANEGEN_MAX_CLASSES, &p->n_classes, err,
+                                  err_len);
+    } else if (NEED("--class-ports")) {
+        if (!rc)
+            rc = parse_class_ports(o, v, err, err_len);
+        p->have_ports = true;
+    } else if (NEED("--shares")) {
+        if (!rc)
+            rc = parse_shares(p->shares, &p->n_shares, v, err, err_len);
+    } else if (NEED("--count")) {
+        if (!rc)
+            rc = planegen_opt_u64("--count", v, 1, UINT64_MAX, &o->count, err, err_len);
+    } else if (NEED("--duration")) {
+        if (!rc)
+            rc = planegen_opt_double("--duration", v, 0.001, 1e7, &o->duration_s, err,
+                                     err_len);
+    } else if (NEED("--rate")) {
+        if (!rc)
+            rc = planegen_opt_u64("--rate", v, 1, 1000000000, &o->rate_pps, err, err_len);
+    } else if (NEED("--batch")) {
+        uint64_t b = 0;
+        if (!rc)
+            rc = planegen_opt_u64("--batch", v, 1, 1024, &b, err, err_len);
+        o->batch = (size_t)b;
+    } else if (NEED("--churn")) {
+        if (!rc)
+            rc = planegen_opt_double("--churn", v, 0.001, 1e7, &o->churn_s, err, err_len);
+    } else if (NEED("--pcap")) {
+        rc = planegen_opt_pcap(v, &o->pcap, rc, err, err_len);
+    } else if (NEED("--compress")) {
+        if (!rc)
+            rc = planegen_opt_double("--compress", v, 1e-6, 1e9, &o->compress, err,
+                                     err_len);
+        o->keep_timing = true;
+    } else if (NEED("--report")) {
+        o->report = v;
+    } else {
+        return PLANEGEN_OPT_UNKNOWN;
+    }
+#undef NEED
+    return rc;
+}
+
 int
 planegen_gen_parse(struct planegen_gen_opts *o, int argc, char **argv, FILE *out, char *err,
                    size_t err_len)
 {
+    static const struct planegen_opt_cmd cmd = {"gen", planegen_gen_usage, gen_flag};
     planegen_gen_opts_default(o);
-    uint64_t n_classes = 0;
-    bool have_ports = false, seed_set = false;
-    double shares[PLANEGEN_MAX_CLASSES];
-    size_t n_shares = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *v = NULL;
-        const char *a = argv[i];
-        int rc = 0;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            planegen_gen_usage(out);
-            return 1;
-        } else if (!strcmp(a, "--json")) {
-            o->json = true;
-            continue;
-        } else if (!strcmp(a, "--quiet")) {
-            o->quiet = true;
-            continue;
-        } else if (!strcmp(a, "--keep-timing")) {
-            o->keep_timing = true;
-            if (o->compress == 0)
-                o->compress = 1.0;
-            continue;
-        }
-#define NEED(name)                                                                   \
-    (planegen_opt_match(name, argc, argv, &i, &v) &&                                 \
-     (v || (snprintf(err, err_len, "%s needs a value", name), rc = PLANE_EINVAL, 1)))
-        if (NEED("--to")) {
-            if (!rc) {
-                if (o->n_to == PLANEGEN_MAX_TO) {
-                    snprintf(err, err_len, "at most %d --to", PLANEGEN_MAX_TO);
-                    return PLANE_EINVAL;
-                }
-                rc = planegen_opt_addr("--to", v, &o->to[o->n_to], &o->to_len[o->n_to], err,
-                                       err_len);
-                o->n_to++;
-            }
-        } else if (NEED("--flows")) {
-            if (!rc)
-                rc = planegen_opt_u64("--flows", v, 1, 1ull << 40, &o->flows, err, err_len);
-        } else if (NEED("--alpha")) {
-            if (!rc)
-                rc = planegen_opt_double("--alpha", v, 0.0, 100.0, &o->alpha, err, err_len);
-        } else if (NEED("--seed")) {
-            if (!rc)
-                rc = planegen_opt_u64("--seed", v, 0, UINT64_MAX, &o->seed, err, err_len);
-            seed_set = true;
-        } else if (NEED("--sizes")) {
-            if (!rc)
-                rc = parse_sizes(o, v, err, err_len);
-        } else if (NEED("--classes")) {
-            if (!rc)
-                rc = planegen_opt_u64("--classes", v, 1, PLANEGEN_MAX_CLASSES, &n_classes, err,
-                                      err_len);
-        } else if (NEED("--class-ports")) {
-            if (!rc)
-                rc = parse_class_ports(o, v, err, err_len);
-            have_ports = true;
-        } else if (NEED("--shares")) {
-            if (!rc)
-                rc = parse_shares(shares, &n_shares, v, err, err_len);
-        } else if (NEED("--count")) {
-            if (!rc)
-                rc = planegen_opt_u64("--count", v, 1, UINT64_MAX, &o->count, err, err_len);
-        } else if (NEED("--duration")) {
-            if (!rc)
-                rc = planegen_opt_double("--duration", v, 0.001, 1e7, &o->duration_s, err,
-                                         err_len);
-        } else if (NEED("--rate")) {
-            if (!rc)
-                rc = planegen_opt_u64("--rate", v, 1, 1000000000, &o->rate_pps, err, err_len);
-        } else if (NEED("--batch")) {
-            uint64_t b = 0;
-            if (!rc)
-                rc = planegen_opt_u64("--batch", v, 1, 1024, &b, err, err_len);
-            o->batch = (size_t)b;
-        } else if (NEED("--churn")) {
-            if (!rc)
-                rc = planegen_opt_double("--churn", v, 0.001, 1e7, &o->churn_s, err, err_len);
-        } else if (NEED("--pcap")) {
-#ifndef PLANEGEN_HAVE_PCAP
-            snprintf(err, err_len, "--pcap: planegen was built without libpcap");
-            return PLANE_EINVAL;
-#endif
-            o->pcap = v;
-        } else if (NEED("--compress")) {
-            if (!rc)
-                rc = planegen_opt_double("--compress", v, 1e-6, 1e9, &o->compress, err,
-                                         err_len);
-            o->keep_timing = true;
-        } else if (NEED("--report")) {
-            o->report = v;
-        } else {
-            snprintf(err, err_len, "unknown option %s (try planegen gen --help)", a);
-            return PLANE_EINVAL;
-        }
-#undef NEED
-        if (rc)
-            return rc;
-    }
+    struct gen_parse p = {.o = o};
+    int rc = planegen_opt_parse(&cmd, &p, &o->json, &o->quiet, argc, argv, out, err, err_len);
+    if (rc)
+        return rc;
+    uint64_t n_classes = p.n_classes;
+    bool have_ports = p.have_ports, seed_set = p.seed_set;
+    const double *shares = p.shares;
+    size_t n_shares = p.n_shares;
     if (!o->n_to) {
         snprintf(err, err_len, "--to HOST:PORT is required");
         return PLANE_EINVAL;
@@ -740,7 +742,7 @@ gen_build(struct gen_run *r, size_t i, uint64_t now)
 }
 
 static void
-gen_print(struct gen_run *r, FILE *f, bool json)
+gen_print(const struct gen_run *r, FILE *f, bool json)
 {
     const struct planegen_gen_opts *o = r->o;
     double secs = r->end_ns > r->start_ns ? (double)(r->end_ns - r->start_ns) / 1e9 : 0.0;
@@ -769,23 +771,17 @@ gen_print(struct gen_run *r, FILE *f, bool json)
                 o->pcap, unstamped, skipped);
 }
 
+static void
+gen_print_report(FILE *f, const void *arg)
+{
+    gen_print((const struct gen_run *)arg, f, true);
+}
+
+/* Written atomically so a sink polling for it never reads half a file. */
 static int
 gen_write_report(struct gen_run *r, const char *path)
 {
-    char tmp[4096];
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
-        return PLANE_EINVAL;
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return -errno;
-    gen_print(r, f, true);
-    /* Renamed into place so a sink polling for it never reads half a file. */
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        int e = -errno;
-        unlink(tmp);
-        return e;
-    }
-    return 0;
+    return planegen_write_atomic(path, gen_print_report, r);
 }
 
 static int
@@ -847,10 +843,7 @@ planegen_gen_run(const struct planegen_gen_opts *o)
         gen_teardown(&r);
         return rc;
     }
-    struct sigaction sa = {.sa_handler = gen_on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    planegen_catch_stop(gen_on_signal);
     gen_stop = 0;
 
     bool tty = !o->quiet && isatty(STDERR_FILENO);

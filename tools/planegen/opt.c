@@ -1,4 +1,4 @@
-/* Strict command-line value parsing for planegen: whole-string numbers with bounds, numeric addresses. */
+/* Strict command-line parsing for planegen (whole-string numbers with bounds, numeric addresses, common flags) and shared run helpers. */
 #include "opt.h"
 
 #include <arpa/inet.h>
@@ -6,9 +6,11 @@
 #include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <plane/error.h>
 
@@ -112,6 +114,91 @@ planegen_opt_match(const char *name, int argc, char **argv, int *i, const char *
         *val = NULL;
     }
     return true;
+}
+
+bool
+planegen_opt_need(const char *name, int argc, char **argv, int *i, const char **val, int *rc,
+                  char *err, size_t err_len)
+{
+    if (!planegen_opt_match(name, argc, argv, i, val))
+        return false;
+    if (!*val) {
+        snprintf(err, err_len, "%s needs a value", name);
+        *rc = PLANE_EINVAL;
+    }
+    return true;
+}
+
+int
+planegen_opt_pcap(const char *v, const char **out, int rc, char *err, size_t err_len)
+{
+#ifndef PLANEGEN_HAVE_PCAP
+    (void)v;
+    (void)out;
+    (void)rc;
+    snprintf(err, err_len, "--pcap: planegen was built without libpcap");
+    return PLANE_EINVAL;
+#else
+    (void)err;
+    (void)err_len;
+    *out = v;
+    return rc;
+#endif
+}
+
+int
+planegen_opt_parse(const struct planegen_opt_cmd *cmd, void *ctx, bool *json, bool *quiet,
+                   int argc, char **argv, FILE *out, char *err, size_t err_len)
+{
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            cmd->usage(out);
+            return 1;
+        } else if (!strcmp(a, "--json")) {
+            *json = true;
+            continue;
+        } else if (!strcmp(a, "--quiet")) {
+            *quiet = true;
+            continue;
+        }
+        int rc = cmd->flag(ctx, argc, argv, &i, err, err_len);
+        if (rc == PLANEGEN_OPT_UNKNOWN) {
+            snprintf(err, err_len, "unknown option %s (try planegen %s --help)", a, cmd->name);
+            return PLANE_EINVAL;
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int
+planegen_write_atomic(const char *path, void (*fill)(FILE *f, const void *arg),
+                      const void *arg)
+{
+    char tmp[4096];
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+        return PLANE_EINVAL;
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -errno;
+    fill(f, arg);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        int e = -errno;
+        unlink(tmp);
+        return e;
+    }
+    return 0;
+}
+
+void
+planegen_catch_stop(void (*handler)(int))
+{
+    struct sigaction sa = {.sa_handler = handler};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 const char *

@@ -342,76 +342,66 @@ planegen_sink_usage(FILE *f)
           "Without a stop flag the sink runs until SIGINT/SIGTERM.\n", f);
 }
 
+/* planegen_opt_flag_fn for the sink's own flags. */
+static int
+sink_flag(void *ctx, int argc, char **argv, int *i, char *err, size_t err_len)
+{
+    struct planegen_sink_opts *o = ctx;
+    const char *v = NULL;
+    int rc = 0;
+#define NEED(name) planegen_opt_need(name, argc, argv, i, &v, &rc, err, err_len)
+    if (NEED("--listen")) {
+        if (!rc) {
+            if (o->n_listen == PLANEGEN_SINK_MAX_LISTEN) {
+                snprintf(err, err_len, "at most %d --listen", PLANEGEN_SINK_MAX_LISTEN);
+                return PLANE_EINVAL;
+            }
+            rc = planegen_opt_addr("--listen", v, &o->listen[o->n_listen],
+                                   &o->listen_len[o->n_listen], err, err_len);
+            o->n_listen++;
+        }
+    } else if (NEED("--duration")) {
+        if (!rc)
+            rc = planegen_opt_double("--duration", v, 0.001, 1e7, &o->duration_s, err,
+                                     err_len);
+    } else if (NEED("--idle")) {
+        if (!rc)
+            rc = planegen_opt_double("--idle", v, 0.001, 1e7, &o->idle_s, err, err_len);
+    } else if (NEED("--expect")) {
+        if (!rc)
+            rc = planegen_opt_u64("--expect", v, 1, UINT64_MAX, &o->expect, err, err_len);
+    } else if (NEED("--sent")) {
+        if (!rc) {
+            rc = planegen_opt_u64("--sent", v, 1, UINT64_MAX, &o->sent, err, err_len);
+            o->sent_set = true;
+        }
+    } else if (NEED("--gen-report")) {
+        o->gen_report = v;
+    } else if (NEED("--switch-id")) {
+        uint64_t id = 0;
+        if (!rc)
+            rc = planegen_opt_u64("--switch-id", v, 0, 65534, &id, err, err_len);
+        o->switch_id = (uint16_t)id;
+    } else if (NEED("--pcap")) {
+        rc = planegen_opt_pcap(v, &o->pcap, rc, err, err_len);
+    } else if (NEED("--ready-file")) {
+        o->ready_file = v;
+    } else {
+        return PLANEGEN_OPT_UNKNOWN;
+    }
+#undef NEED
+    return rc;
+}
+
 int
 planegen_sink_parse(struct planegen_sink_opts *o, int argc, char **argv, FILE *out, char *err,
                     size_t err_len)
 {
+    static const struct planegen_opt_cmd cmd = {"sink", planegen_sink_usage, sink_flag};
     memset(o, 0, sizeof(*o));
-    for (int i = 0; i < argc; i++) {
-        const char *v = NULL;
-        const char *a = argv[i];
-        int rc = 0;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            planegen_sink_usage(out);
-            return 1;
-        } else if (!strcmp(a, "--json")) {
-            o->json = true;
-            continue;
-        } else if (!strcmp(a, "--quiet")) {
-            o->quiet = true;
-            continue;
-        }
-#define NEED(name)                                                                   \
-    (planegen_opt_match(name, argc, argv, &i, &v) &&                                 \
-     (v || (snprintf(err, err_len, "%s needs a value", name), rc = PLANE_EINVAL, 1)))
-        if (NEED("--listen")) {
-            if (!rc) {
-                if (o->n_listen == PLANEGEN_SINK_MAX_LISTEN) {
-                    snprintf(err, err_len, "at most %d --listen", PLANEGEN_SINK_MAX_LISTEN);
-                    return PLANE_EINVAL;
-                }
-                rc = planegen_opt_addr("--listen", v, &o->listen[o->n_listen],
-                                       &o->listen_len[o->n_listen], err, err_len);
-                o->n_listen++;
-            }
-        } else if (NEED("--duration")) {
-            if (!rc)
-                rc = planegen_opt_double("--duration", v, 0.001, 1e7, &o->duration_s, err,
-                                         err_len);
-        } else if (NEED("--idle")) {
-            if (!rc)
-                rc = planegen_opt_double("--idle", v, 0.001, 1e7, &o->idle_s, err, err_len);
-        } else if (NEED("--expect")) {
-            if (!rc)
-                rc = planegen_opt_u64("--expect", v, 1, UINT64_MAX, &o->expect, err, err_len);
-        } else if (NEED("--sent")) {
-            if (!rc) {
-                rc = planegen_opt_u64("--sent", v, 1, UINT64_MAX, &o->sent, err, err_len);
-                o->sent_set = true;
-            }
-        } else if (NEED("--gen-report")) {
-            o->gen_report = v;
-        } else if (NEED("--switch-id")) {
-            uint64_t id = 0;
-            if (!rc)
-                rc = planegen_opt_u64("--switch-id", v, 0, 65534, &id, err, err_len);
-            o->switch_id = (uint16_t)id;
-        } else if (NEED("--pcap")) {
-#ifndef PLANEGEN_HAVE_PCAP
-            snprintf(err, err_len, "--pcap: planegen was built without libpcap");
-            return PLANE_EINVAL;
-#endif
-            o->pcap = v;
-        } else if (NEED("--ready-file")) {
-            o->ready_file = v;
-        } else {
-            snprintf(err, err_len, "unknown option %s (try planegen sink --help)", a);
-            return PLANE_EINVAL;
-        }
-#undef NEED
-        if (rc)
-            return rc;
-    }
+    int rc = planegen_opt_parse(&cmd, o, &o->json, &o->quiet, argc, argv, out, err, err_len);
+    if (rc)
+        return rc;
     if (!o->n_listen) {
         snprintf(err, err_len, "--listen HOST:PORT is required");
         return PLANE_EINVAL;
@@ -453,23 +443,11 @@ read_gen_report(const char *path, uint64_t *sent)
     return true;
 }
 
-/* Writes text to path through a temporary file and rename, so readers never see half of it. */
-static int
-write_file_atomic(const char *path, const char *text)
+/* planegen_write_atomic()'s filler for a plain string. */
+static void
+put_text(FILE *f, const void *text)
 {
-    char tmp[4096];
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
-        return PLANE_EINVAL;
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return -errno;
     fputs(text, f);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        int e = -errno;
-        unlink(tmp);
-        return e;
-    }
-    return 0;
 }
 
 #define SINK_BATCH 64
@@ -516,7 +494,8 @@ sink_open(struct sink_state *s, const struct planegen_sink_opts *o)
                                  planegen_addr_str((struct sockaddr *)&bound, as, sizeof(as)));
     }
     if (o->ready_file) {
-        int rc = write_file_atomic(o->ready_file, text);
+        /* Written atomically: a script polling for it never sees half of it. */
+        int rc = planegen_write_atomic(o->ready_file, put_text, text);
         if (rc < 0) {
             PLANE_ERR("cannot write %s: %s", o->ready_file, plane_strerror(rc));
             return rc;
@@ -614,10 +593,7 @@ planegen_sink_run(const struct planegen_sink_opts *o)
         planegen_acct_uninit(&s.acct);
         return rc;
     }
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    planegen_catch_stop(on_signal);
     sink_stop = 0;
 
     bool tty = !o->quiet && isatty(STDERR_FILENO);

@@ -5,41 +5,25 @@
 
 #include <plane/error.h>
 
+#include "common/fault.h"
+
+/* The generator is libplane's (common/fault.h), so planegen and the fault model share one implementation. */
 uint64_t
 planegen_mix64(uint64_t *x)
 {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return plane_fault_prng_mix(x);
 }
 
 void
 planegen_rng_seed(struct planegen_rng *r, uint64_t seed)
 {
-    for (int i = 0; i < 4; i++)
-        r->s[i] = planegen_mix64(&seed);
-}
-
-static uint64_t
-rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
+    plane_fault_prng_seed(r->s, seed);
 }
 
 uint64_t
 planegen_rng_next(struct planegen_rng *r)
 {
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
+    return plane_fault_prng_next(r->s);
 }
 
 double
