@@ -26,10 +26,12 @@ foreach(app ${plane_app_rack_apps})
   set_tests_properties(app_rack_${app} PROPERTIES LABELS integration TIMEOUT 300
     RUN_SERIAL TRUE)
 endforeach()
-# netcache finds two runtime gaps (reported in issue 5): a table change made
-# by control logic for a key resident on the switch (a MISS there, handled on
-# the device) never reaches the switch's copy, and CMS/Bloom sketches are not
-# synced between copies.  Enable once the runtime covers both.
+# netcache: a MISS at the switch now demotes the key (no stale switch tables)
+# and sketch updates reach the replica, and cache misses where the single copy
+# hit are accepted; what still differs is when a copy fills its cache (its
+# count-min sketch lacks the switch's counts), so after a failover the replica
+# may serve a value from an earlier backend reply than the single copy's.
+# Enable once the switch's sketch counts are handed to the devices.
 if(TEST app_rack_netcache)
   set_tests_properties(app_rack_netcache PROPERTIES DISABLED TRUE)
 endif()
