@@ -1343,11 +1343,21 @@ sw_app_init(struct plane_switch *sw, struct sw_app *a, const struct plane_config
     if (plane_switch__sync_init(a)) {
         return PLANE_ENOMEM;
     }
-    /* Retries cover a SYNC hand-back in flight (collect waits for it) and
-     * the device answering late: about 64 T_flush. */
+    /* Retries (one per T_flush) cover a SYNC hand-back in flight, which
+     * the collect waits for, to a device that may have just died: its RPC
+     * gives up after (rpc_retries + 1) timeouts, then the next round sends
+     * it to the replica.  Five times that, and at least 5 s, before the
+     * deltas are given up. */
+    uint64_t t_flush = (uint64_t) sw->cfg->timers.flush_ms * PLANE_NS_PER_MS;
+    uint64_t wait_ns = 5 * ((uint64_t) sw->cfg->timers.rpc_timeout_ms
+                            * (sw->cfg->timers.rpc_retries + 1)
+                            + 2 * (uint64_t) sw->cfg->timers.sync_interval_ms)
+                       * PLANE_NS_PER_MS;
+    wait_ns = wait_ns < 5 * PLANE_NS_PER_SEC ? 5 * PLANE_NS_PER_SEC : wait_ns;
+    uint64_t retries = t_flush ? wait_ns / t_flush : 500;
     struct plane_update_config ucfg = {
-        .t_flush_ns = (uint64_t) sw->cfg->timers.flush_ms * PLANE_NS_PER_MS,
-        .max_retries = 64,
+        .t_flush_ns = t_flush,
+        .max_retries = (uint32_t) (retries > 100000 ? 100000 : retries),
     };
     struct plane_update_ops ops = {
         .install_entries = sw_op_install,
