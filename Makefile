@@ -33,9 +33,10 @@ test: deps
 demo: build
 	BUILD=$(abspath $(BUILD)) ./scripts/demo.sh
 
-# Figures print as `name: value` lines; only the planner's are written so far.
+# Figures print as `name: value` lines (scripts/bench.sh also writes build/bench/results.csv).
 bench: build
 	$(BUILD)/bench/planner_bench
+	BUILD=$(abspath $(BUILD)) ./scripts/bench.sh
 
 install: build
 	$(CMAKE) --install $(BUILD)
