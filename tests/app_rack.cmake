@@ -26,12 +26,3 @@ foreach(app ${plane_app_rack_apps})
   set_tests_properties(app_rack_${app} PROPERTIES LABELS integration TIMEOUT 300
     RUN_SERIAL TRUE)
 endforeach()
-# netcache: a MISS at the switch now demotes the key (no stale switch tables)
-# and sketch updates reach the replica, and cache misses where the single copy
-# hit are accepted; what still differs is when a copy fills its cache (its
-# count-min sketch lacks the switch's counts), so after a failover the replica
-# may serve a value from an earlier backend reply than the single copy's.
-# Enable once the switch's sketch counts are handed to the devices.
-if(TEST app_rack_netcache)
-  set_tests_properties(app_rack_netcache PROPERTIES DISABLED TRUE)
-endif()
