@@ -26,3 +26,17 @@ foreach(app ${plane_app_rack_apps})
   set_tests_properties(app_rack_${app} PROPERTIES LABELS integration TIMEOUT 300
     RUN_SERIAL TRUE)
 endforeach()
+
+# The two scenario racks run on the local rack (planectl up + planegen).
+if(TARGET planectl AND TARGET planegen)
+  set(scenario_frontend
+    "udp:7000-7999@10~192.0.2.0/24^10.1.0.0/16,udp:7000-7999@20~10.1.0.0/24,udp:7000-7999@30~10.1.0.0/16,udp:7000-7999")
+  set(scenario_leaf "udp:7000-7999@20~10.1.0.0/24,udp:7000-7999@40~10.1.0.0/16,udp:40000-44096@70")
+  foreach(sc frontend leaf)
+    add_test(NAME scenario_${sc}
+      COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/scripts/scenario.sh ${PROJECT_SOURCE_DIR}
+              ${CMAKE_BINARY_DIR} ${sc} "${scenario_${sc}}")
+    set_tests_properties(scenario_${sc} PROPERTIES LABELS integration TIMEOUT 300
+      RUN_SERIAL TRUE)
+  endforeach()
+endif()
