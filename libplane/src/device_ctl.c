@@ -286,15 +286,44 @@ dev_sketch_add(struct dev_app *a, const struct plane_body_entry *e)
     return PLANE_ENOENT;
 }
 
+/* The running app app_id, or NULL after answering the request ENOENT. */
+static struct dev_app *
+dev_app_or_respond(struct plane_device *dev, struct plane_rpc *rpc,
+                   const struct plane_rpc_req *req, uint16_t app_id)
+{
+    struct dev_app *a = plane_device__find_app(dev, app_id);
+    if (!a || !a->inst) {
+        plane_rpc_respond(rpc, req->token, PLANE_ENOENT, NULL, 0);
+        return NULL;
+    }
+    return a;
+}
+
+/*
+ * The logical device app a places the flow key of `key` (klen bytes) on,
+ * as the switch does; PLANE_DEV_NONE when key is not a flow key.
+ */
+static uint16_t
+dev_key_logical(const struct plane_device *dev, const struct dev_app *a, const void *key,
+                size_t klen)
+{
+    struct plane_flow_key fk;
+    if (klen != sizeof fk) {
+        return PLANE_DEV_NONE;
+    }
+    memcpy(&fk, key, sizeof fk);
+    return plane_placement_logical_in(&dev->pl, &a->lset,
+                                      plane_hash_flow_key(&dev->hasher, &fk));
+}
+
 /* ENTRY_INSERT / ENTRY_UPDATE / ENTRY_DELETE: the replica path. */
 static void
 h_entries(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc_req *req,
           const union plane_body *u)
 {
     const struct plane_body_entries *b = &u->entries;
-    struct dev_app *a = plane_device__find_app(dev, b->app_id);
-    if (!a || !a->inst) {
-        plane_rpc_respond(rpc, req->token, PLANE_ENOENT, NULL, 0);
+    struct dev_app *a = dev_app_or_respond(dev, rpc, req, b->app_id);
+    if (!a) {
         return;
     }
     bool del_msg = req->ctl->msg_type == PLANE_MSG_ENTRY_DELETE;
@@ -426,10 +455,7 @@ dev_scan(struct plane_device *dev, struct dev_app *a, const struct plane_body_en
         while (plane_object_next(obj, &slot, &k, &v)) {
             size_t klen = plane_object_key_len(obj), vlen = plane_object_value_len(obj);
             if (by_shard && klen == sizeof(struct plane_flow_key)) {
-                struct plane_flow_key fk;
-                memcpy(&fk, k, sizeof fk);
-                uint16_t l = plane_placement_logical_in(pl, &a->lset,
-                                                       plane_hash_flow_key(&dev->hasher, &fk));
+                uint16_t l = dev_key_logical(dev, a, k, klen);
                 if (l >= pl->n_logical || !want[l]) {
                     continue;
                 }
@@ -524,9 +550,8 @@ h_entry_read(struct plane_device *dev, struct plane_rpc *rpc, const struct plane
              const union plane_body *u)
 {
     const struct plane_body_entries *b = &u->entries;
-    struct dev_app *a = plane_device__find_app(dev, b->app_id);
-    if (!a || !a->inst) {
-        plane_rpc_respond(rpc, req->token, PLANE_ENOENT, NULL, 0);
+    struct dev_app *a = dev_app_or_respond(dev, rpc, req, b->app_id);
+    if (!a) {
         return;
     }
     struct plane_body_entries out = { .app_id = b->app_id };
@@ -700,9 +725,8 @@ h_demote(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc
          const union plane_body *u)
 {
     const struct plane_body_update *b = &u->update;
-    struct dev_app *a = plane_device__find_app(dev, b->app_id);
-    if (!a || !a->inst) {
-        plane_rpc_respond(rpc, req->token, PLANE_ENOENT, NULL, 0);
+    struct dev_app *a = dev_app_or_respond(dev, rpc, req, b->app_id);
+    if (!a) {
         return;
     }
     int status = 0;
@@ -751,12 +775,8 @@ h_demote(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc
     struct plane_body_update out = *b;
     out.n_entries = 0;
     out.entries = NULL;
-    struct plane_flow_key fk;
-    uint16_t ldev = PLANE_DEV_NONE;
-    if (n_fwd && !dev_union_key(b->union_key, b->union_key_len, &fk)) {
-        ldev = plane_placement_logical_in(&dev->pl, &a->lset,
-                                         plane_hash_flow_key(&dev->hasher, &fk));
-    }
+    uint16_t ldev = n_fwd ? dev_key_logical(dev, a, b->union_key, b->union_key_len)
+                          : PLANE_DEV_NONE;
     struct plane_mp_writer w;
     plane_mp_writer_init(&w, dev->tx, sizeof dev->tx);
     int rc = plane_body_update_encode(&out, &w);
@@ -776,9 +796,8 @@ h_sync(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc_r
        const union plane_body *u)
 {
     const struct plane_body_sync *b = &u->sync;
-    struct dev_app *a = plane_device__find_app(dev, b->app_id);
-    if (!a || !a->inst) {
-        plane_rpc_respond(rpc, req->token, PLANE_ENOENT, NULL, 0);
+    struct dev_app *a = dev_app_or_respond(dev, rpc, req, b->app_id);
+    if (!a) {
         return;
     }
     PLANE_CTR_INC(&dev->stats, sync_requests);
@@ -817,11 +836,8 @@ h_sync(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc_r
                           it->snapshot, it->snapshot_len);
             dev_seen_ent(&fwd[n_fwd++], id);
         }
-        if (ldev == PLANE_DEV_NONE && it->key_len == sizeof(struct plane_flow_key)) {
-            struct plane_flow_key fk;
-            memcpy(&fk, it->key, sizeof fk);
-            ldev = plane_placement_logical_in(&dev->pl, &a->lset,
-                                         plane_hash_flow_key(&dev->hasher, &fk));
+        if (ldev == PLANE_DEV_NONE) {
+            ldev = dev_key_logical(dev, a, it->key, it->key_len);
         }
         uint8_t *v = vals + (size_t) n_out * PLANE_OBJ_MAX_VALUE;
         (void) plane_object_get(obj, it->key, it->key_len, v);
