@@ -713,9 +713,12 @@ dev_respond_after(struct plane_device *dev, struct plane_rpc *rpc, uint64_t toke
                   int enc_rc, const uint8_t *body, size_t len)
 {
     uint16_t peer = n && !enc_rc ? plane_device__repl_peer(dev, ldev) : PLANE_DEV_NONE;
-    if (peer != PLANE_DEV_NONE
-        && !plane_device__repl_push_ctl(dev, peer, app_id, ents, n, rpc, token, body, len)) {
-        return;
+    if (peer != PLANE_DEV_NONE) {
+        if (!plane_device__repl_push_ctl(dev, peer, app_id, ents, n, rpc, token, body, len)) {
+            return;
+        }
+        /* Applied here, not on the other copy: answer anyway, counted. */
+        PLANE_CTR_INC(&dev->stats, replica_unacked);
     }
     plane_rpc_respond(rpc, token, enc_rc, enc_rc ? NULL : body, enc_rc ? 0 : len);
 }

@@ -189,7 +189,8 @@ void plane_device__repl_push(struct plane_device *dev, struct dev_repl_stream *s
  * Queues a control item on the stream to peer: n entries (copied) of app
  * app_id, and the answer (status 0, body resp copied) to send on rpc for
  * token once the peer applied them (or with the error when it did not).
- * Returns 0, PLANE_EPEER (no stream to peer) or PLANE_ENOMEM.
+ * Returns 0, PLANE_EPEER (no stream to peer), PLANE_EMSGSIZE (n above
+ * DEV_REPL_MAX_ENTRIES) or PLANE_ENOMEM.
  */
 int plane_device__repl_push_ctl(struct plane_device *dev, uint16_t peer, uint16_t app_id,
                                 const struct dev_repl_ent *ents, uint32_t n,

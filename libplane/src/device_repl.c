@@ -145,6 +145,9 @@ plane_device__repl_push_ctl(struct plane_device *dev, uint16_t peer, uint16_t ap
     if (!s) {
         return PLANE_EPEER;
     }
+    if (n > DEV_REPL_MAX_ENTRIES) {
+        return PLANE_EMSGSIZE;   /* more than one message carries */
+    }
     struct dev_repl_item *it = plane_calloc(1, sizeof *it + (size_t) n * sizeof *ents);
     if (!it) {
         return PLANE_ENOMEM;
@@ -261,13 +264,11 @@ repl_kick(struct plane_device *dev, struct dev_repl_stream *s)
             for (uint32_t i = 0; i < it->n_ents; i++) {
                 b += 16 + it->ents[i].key_len + it->ents[i].value_len;
             }
-            /* The first item always goes (a scan page is sized to fit). */
+            /* The first item always goes: pushes hold an item to
+             * DEV_REPL_MAX_ENTRIES, and a scan page is sized to fit. */
             if (n_items && (it->app_id != app_id || bytes + b > REPL_BUDGET
                             || n + it->n_ents > DEV_REPL_MAX_ENTRIES)) {
                 break;
-            }
-            if (n + it->n_ents > DEV_REPL_MAX_ENTRIES) {
-                break;           /* cannot happen: items are at most a page */
             }
             for (uint32_t i = 0; i < it->n_ents; i++) {
                 const struct dev_repl_ent *e = &it->ents[i];
