@@ -1,6 +1,7 @@
 /* The switch's side of SYNC: every T_e, each resident per-flow register entry's news goes to its device and comes back folded in. */
 #include "switch_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <plane/error.h>
@@ -307,42 +308,73 @@ sync_add(struct sw_app *a, uint16_t i, const struct plane_flow_key *key, bool id
     return true;
 }
 
-/* One app's round: per logical device, its entries to the device serving it. */
+/* One synced entry of a round, with the logical device its key maps to. */
+struct sync_ent {
+    uint16_t logical;
+    uint16_t obj;
+    struct plane_flow_key key;
+};
+
+static int
+sync_ent_cmp(const void *x, const void *y)
+{
+    const struct sync_ent *p = x, *q = y;
+    return (p->logical > q->logical) - (p->logical < q->logical);
+}
+
+/*
+ * One app's round: every synced entry's logical device is computed once,
+ * the entries are grouped by it, and each group goes to the device serving
+ * that logical, in batches of SYNC_BATCH.
+ */
 static void
 sync_app_round(struct sw_app *a, struct sync_batch *bt)
 {
     struct plane_switch *sw = a->sw;
     bool idle_round = sw->sync_round % SYNC_IDLE_EVERY == 0;
+    size_t cap = 0, n = 0;
+    for (uint16_t i = 0; i < plane_app_n_objects(a->app); i++) {
+        cap += a->sync_pend[i] ? plane_object_count(a->base[i]) : 0;
+    }
+    struct sync_ent *ents = cap ? plane_malloc(cap * sizeof *ents) : NULL;
+    if (!ents) {
+        return;
+    }
+    for (uint16_t i = 0; i < plane_app_n_objects(a->app); i++) {
+        size_t cursor = 0;
+        const void *k, *v;
+        while (a->sync_pend[i] && n < cap && plane_object_next(a->base[i], &cursor, &k, &v)) {
+            struct sync_ent *e = &ents[n++];
+            memcpy(&e->key, k, sizeof e->key);
+            e->obj = i;
+            e->logical = plane_placement_logical_in(&sw->pl, &a->lset,
+                                                    plane_hash_flow_key(&sw->hasher, &e->key));
+        }
+    }
+    qsort(ents, n, sizeof *ents, sync_ent_cmp);
     bool any = false;
-    for (uint32_t l = 0; l < sw->pl.n_logical; l++) {
-        uint16_t dev = plane_placement_serving(&sw->pl, (uint16_t) l);
-        if (dev == PLANE_DEV_NONE) {
-            continue;
+    for (size_t g = 0; g < n;) {
+        uint16_t l = ents[g].logical;
+        uint16_t dev = plane_placement_serving(&sw->pl, l);
+        size_t end = g;
+        while (end < n && ents[end].logical == l) {
+            end++;
         }
         bt->n = 0;
-        for (uint16_t i = 0; i < plane_app_n_objects(a->app); i++) {
-            if (!a->sync_pend[i]) {
-                continue;
-            }
-            size_t cursor = 0;
-            const void *k, *v;
-            while (plane_object_next(a->base[i], &cursor, &k, &v)) {
-                struct plane_flow_key key;
-                memcpy(&key, k, sizeof key);
-                uint64_t h = plane_hash_flow_key(&sw->hasher, &key);
-                if (plane_placement_logical_in(&sw->pl, &a->lset, h) != l) {
-                    continue;
-                }
-                if (sync_add(a, i, &key, idle_round, bt)) {
-                    any = true;
-                    if (bt->n == SYNC_BATCH) {
-                        sync_send(a, dev, bt);
-                    }
+        for (; dev != PLANE_DEV_NONE && g < end; g++) {
+            if (sync_add(a, ents[g].obj, &ents[g].key, idle_round, bt)) {
+                any = true;
+                if (bt->n == SYNC_BATCH) {
+                    sync_send(a, dev, bt);
                 }
             }
         }
-        sync_send(a, dev, bt);
+        if (dev != PLANE_DEV_NONE) {
+            sync_send(a, dev, bt);
+        }
+        g = end;
     }
+    plane_free(ents);
     if (any) {
         PLANE_CTR_INC(&a->stats, sync_rounds);
     }
