@@ -175,6 +175,23 @@ log_update(struct plane_ctx *ctx)
     return &out->updates[out->n_updates];
 }
 
+/* Fills the slot log_update() reserved and makes it part of the log. */
+static void
+log_commit(struct plane_ctx *ctx, struct plane_run_update *u, uint16_t obj,
+           enum plane_run_update_op op, const void *key, size_t key_len,
+           const void *value, size_t value_len)
+{
+    u->obj = obj;
+    u->op = (uint8_t) op;
+    u->key_len = (uint8_t) key_len;
+    u->value_len = (uint8_t) value_len;
+    memcpy(u->key, key, key_len);
+    if (value_len) {
+        memcpy(u->value, value, value_len);
+    }
+    ctx->out->n_updates++;
+}
+
 int
 plane_ctx_table_insert(struct plane_ctx *ctx, uint16_t obj, const void *key,
                        size_t key_len, const void *value)
@@ -194,16 +211,7 @@ plane_ctx_table_insert(struct plane_ctx *ctx, uint16_t obj, const void *key,
     if (rc != 0) {
         return rc;
     }
-    size_t vlen = plane_object_value_len(o);
-    u->obj = obj;
-    u->op = PLANE_RUN_INSERT;
-    u->key_len = (uint8_t) key_len;
-    u->value_len = (uint8_t) vlen;
-    memcpy(u->key, key, key_len);
-    if (vlen) {
-        memcpy(u->value, value, vlen);
-    }
-    ctx->out->n_updates++;
+    log_commit(ctx, u, obj, PLANE_RUN_INSERT, key, key_len, value, plane_object_value_len(o));
     return 0;
 }
 
@@ -226,12 +234,7 @@ plane_ctx_table_delete(struct plane_ctx *ctx, uint16_t obj, const void *key,
     if (rc != 0) {
         return rc;
     }
-    u->obj = obj;
-    u->op = PLANE_RUN_DELETE;
-    u->key_len = (uint8_t) key_len;
-    u->value_len = 0;
-    memcpy(u->key, key, key_len);
-    ctx->out->n_updates++;
+    log_commit(ctx, u, obj, PLANE_RUN_DELETE, key, key_len, NULL, 0);
     return 0;
 }
 
@@ -246,14 +249,8 @@ ctx_merge(struct plane_ctx *ctx, struct plane_object *o, uint16_t obj,
     }
     struct plane_run_update *u = log_update(ctx);
     if (u) {
-        size_t vlen = plane_object_value_len(o);
-        u->obj = obj;
-        u->op = PLANE_RUN_MERGE;
-        u->key_len = (uint8_t) key_len;
-        u->value_len = (uint8_t) vlen;
-        memcpy(u->key, key, key_len);
-        memcpy(u->value, operand, vlen);
-        ctx->out->n_updates++;
+        log_commit(ctx, u, obj, PLANE_RUN_MERGE, key, key_len, operand,
+                   plane_object_value_len(o));
     }
     return 0;
 }
@@ -272,15 +269,7 @@ ctx_log_sketch(struct plane_ctx *ctx, uint16_t obj, const void *item, size_t len
     }
     struct plane_run_update *u = log_update(ctx);
     if (u) {
-        u->obj = obj;
-        u->op = PLANE_RUN_SKETCH;
-        u->key_len = (uint8_t) len;
-        u->value_len = (uint8_t) vlen;
-        memcpy(u->key, item, len);
-        if (vlen) {
-            memcpy(u->value, value, vlen);
-        }
-        ctx->out->n_updates++;
+        log_commit(ctx, u, obj, PLANE_RUN_SKETCH, item, len, value, vlen);
     }
 }
 
