@@ -160,14 +160,11 @@ dev_repl_fill(struct held *h, const struct plane_run_result *r, uint16_t app_id)
     uint32_t n = 0;
     for (size_t i = 0; i < r->n_updates && n < PLANE_RUN_MAX_UPDATES; i++) {
         const struct plane_run_update *u = &r->updates[i];
-        struct dev_repl_ent *e = &h->ents[n++];
-        e->obj = u->obj;
-        e->flags = u->op == PLANE_RUN_MERGE || u->op == PLANE_RUN_SKETCH ? PLANE_ENTRY_F_MERGE
-                   : u->op == PLANE_RUN_DELETE ? PLANE_ENTRY_F_DELETE : 0;
-        e->key_len = u->key_len;
-        e->value_len = u->op == PLANE_RUN_DELETE ? 0 : u->value_len;
-        memcpy(e->key, u->key, u->key_len);
-        memcpy(e->value, u->value, e->value_len);
+        uint8_t flags = u->op == PLANE_RUN_MERGE || u->op == PLANE_RUN_SKETCH
+                            ? PLANE_ENTRY_F_MERGE
+                        : u->op == PLANE_RUN_DELETE ? PLANE_ENTRY_F_DELETE : 0;
+        plane_device__repl_ent(&h->ents[n++], u->obj, flags, u->key, u->key_len, u->value,
+                               u->op == PLANE_RUN_DELETE ? 0 : u->value_len);
     }
     h->item = (struct dev_repl_item) { .app_id = app_id, .n_ents = n, .ents = h->ents,
                                        .h = h };

@@ -521,13 +521,9 @@ dev_scan_push(struct plane_device *dev, struct plane_rpc *rpc, const struct plan
         if (e->key_len > PLANE_OBJ_MAX_KEY || e->value_len > PLANE_OBJ_MAX_VALUE) {
             continue;             /* objects never hold such entries */
         }
-        struct dev_repl_ent *r = &ents[n++];
-        r->obj = e->object_id;
-        r->flags = 0;             /* set: the value as of this point of the stream */
-        r->key_len = (uint8_t) e->key_len;
-        r->value_len = (uint8_t) e->value_len;
-        memcpy(r->key, e->key, e->key_len);
-        memcpy(r->value, e->value, e->value_len);
+        /* Flags 0, a set: the value as of this point of the stream. */
+        plane_device__repl_ent(&ents[n++], e->object_id, 0, e->key, e->key_len, e->value,
+                               e->value_len);
     }
     struct plane_mp_writer w;
     uint8_t buf[128];
@@ -683,23 +679,7 @@ plane_device__remember(struct dev_app *a, uint64_t id)
 static void
 dev_seen_ent(struct dev_repl_ent *r, uint64_t id)
 {
-    memset(r, 0, sizeof *r);
-    r->obj = PLANE_ENTRY_SEEN;
-    r->key_len = sizeof id;
-    memcpy(r->key, &id, sizeof id);
-}
-
-/* A register merge as a stream entry. */
-static void
-dev_merge_ent(struct dev_repl_ent *r, uint16_t obj, const uint8_t *key, uint32_t klen,
-              const uint8_t *value, uint32_t vlen)
-{
-    r->obj = obj;
-    r->flags = PLANE_ENTRY_F_MERGE;
-    r->key_len = (uint8_t) klen;
-    r->value_len = (uint8_t) vlen;
-    memcpy(r->key, key, klen);
-    memcpy(r->value, value, vlen);
+    plane_device__repl_ent(r, PLANE_ENTRY_SEEN, 0, &id, sizeof id, NULL, 0);
 }
 
 /*
@@ -760,8 +740,8 @@ h_demote(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc
                 }
                 PLANE_CTR_INC(&dev->stats, deltas_merged);
                 if (fwd) {
-                    dev_merge_ent(&fwd[n_fwd++], e->object_id, e->key, e->key_len,
-                                  e->value, e->value_len);
+                    plane_device__repl_ent(&fwd[n_fwd++], e->object_id, PLANE_ENTRY_F_MERGE,
+                                           e->key, e->key_len, e->value, e->value_len);
                 }
             }
             plane_device__remember(a, b->update_id);
@@ -835,8 +815,8 @@ h_sync(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc_r
         } else {
             PLANE_CTR_INC(&dev->stats, sync_merged);
             plane_device__remember(a, id);
-            dev_merge_ent(&fwd[n_fwd++], it->object_id, it->key, it->key_len,
-                          it->snapshot, it->snapshot_len);
+            plane_device__repl_ent(&fwd[n_fwd++], it->object_id, PLANE_ENTRY_F_MERGE,
+                                   it->key, it->key_len, it->snapshot, it->snapshot_len);
             dev_seen_ent(&fwd[n_fwd++], id);
         }
         if (ldev == PLANE_DEV_NONE) {

@@ -174,6 +174,14 @@ struct plane_device {
 /* Entries one replication message carries at most. */
 #define DEV_REPL_MAX_ENTRIES (DEV_SCAN_MAX_ENTRIES + 2 * PLANE_RUN_MAX_UPDATES)
 
+/*
+ * Fills stream entry r: object obj, flags (PLANE_ENTRY_F_MERGE, _DELETE or
+ * 0), the key and the value (klen <= PLANE_OBJ_MAX_KEY, vlen <=
+ * PLANE_OBJ_MAX_VALUE: the caller checks).
+ */
+void plane_device__repl_ent(struct dev_repl_ent *r, uint16_t obj, uint8_t flags,
+                            const void *key, size_t klen, const void *value, size_t vlen);
+
 /* device_repl.c: the replication streams. */
 int plane_device__repl_init(struct plane_device *dev);
 /* Frees items still queued (their packets back to the pool, no answers). */

@@ -58,6 +58,20 @@ PLANE_LOG_MODULE(repl);
 
 static void repl_kick(struct plane_device *dev, struct dev_repl_stream *s);
 
+void
+plane_device__repl_ent(struct dev_repl_ent *r, uint16_t obj, uint8_t flags, const void *key,
+                       size_t klen, const void *value, size_t vlen)
+{
+    r->obj = obj;
+    r->flags = flags;
+    r->key_len = (uint8_t) klen;
+    r->value_len = (uint8_t) vlen;
+    memcpy(r->key, key, klen);
+    if (vlen) {
+        memcpy(r->value, value, vlen);
+    }
+}
+
 int
 plane_device__repl_init(struct plane_device *dev)
 {
