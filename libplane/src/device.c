@@ -30,7 +30,6 @@
 #include "object.h"
 #include "placement.h"
 #include "popularity.h"
-#include "sync.h"
 
 PLANE_LOG_MODULE(device);
 

@@ -17,7 +17,6 @@
 #include "common/wire_body.h"
 #include "daemon.h"
 #include "merge.h"
-#include "sync.h"
 
 PLANE_LOG_MODULE(device_ctl);
 

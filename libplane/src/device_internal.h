@@ -23,7 +23,6 @@
 struct plane_daemon;
 struct plane_rpc;
 struct plane_rpc_req;
-struct plane_sync;
 struct plane_udp;
 
 /* Packets held at once while their new entries replicate. */
