@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential cmake pkg-config git clang libclang-rt-14-dev llvm \
 libuv1-dev libmsgpack-dev libxxhash-dev libjemalloc-dev libcmocka-dev \
 libsodium-dev libyaml-dev libglpk-dev glpk-utils libpcap-dev libsystemd-dev \
-iproute2 nftables iperf3"
+iproute2 nftables iperf3 gnuplot-nox"
 
 missing=""
 for p in $PKGS; do

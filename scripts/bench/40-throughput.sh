@@ -1,0 +1,53 @@
+# make bench, sourced by scripts/bench.sh: hit and miss path throughput vs a raw relay.
+# Environment: BENCH_RATE_SECONDS (5), the length of each flat-out run.
+if want throughput; then
+    SECS=${BENCH_RATE_SECONDS:-5}
+    # Raw relay: the same sockets, no parse, lookup or app.
+    RUN=relay
+    "$OUT/raw_relay" $((BP + 10)) $((BP + 110)) $((SECS + 4)) > "$WORK/relay.out" 2>&1 &
+    RELAY=$!
+    sleep 0.3
+    "$PLANEGEN" sink --listen "$EGRESS" --idle 2 --json --quiet > "$WORK/relay-sink.json" 2>&1 &
+    SINK=$!
+    sleep 0.2
+    "$PLANEGEN" gen --to "$INGRESS" --flows 16 --alpha 0 --duration "$SECS" --sizes 64 --quiet \
+        --json > "$WORK/relay-gen.json" 2>/dev/null
+    wait "$SINK"; wait "$RELAY"
+    RAW=$(awk -v n="$(jnum "$WORK/relay-sink.json" received)" -v s="$SECS" 'BEGIN{printf "%.3f\n", n / s / 1e6}')
+    fig raw_relay_mpps "$RAW"
+
+    # Hit path: 16 flows and a threshold of 1: every flow is hot at the switch at once.
+    rack hit 1 4096 0
+    if rack_up hit; then
+        "$PLANEGEN" gen --to "$INGRESS" --flows 16 --alpha 0 --seed 7 --rate 1000 --duration 2 --sizes 64 \
+            --quiet > /dev/null 2>&1   # warm-up: set up and promote the flows
+        sleep 1
+        "$PLANEGEN" sink --listen "$EGRESS" --idle 2 --json --quiet > "$WORK/hit-sink.json" 2>&1 &
+        SINK=$!
+        sleep 0.2
+        "$PLANEGEN" gen --to "$INGRESS" --flows 16 --alpha 0 --seed 7 --duration "$SECS" --sizes 64 \
+            --quiet --json > "$WORK/hit-gen.json" 2>/dev/null
+        wait "$SINK"
+        HIT=$(awk -v n="$(jnum "$WORK/hit-sink.json" received)" -v s="$SECS" 'BEGIN{printf "%.3f\n", n / s / 1e6}')
+        fig hit_path_mpps "$HIT"
+        fig hit_path_switch_share "$(jnum "$WORK/hit-sink.json" switch_share)"
+        fig hit_path_vs_raw_relay "$(awk -v h="$HIT" -v r="$RAW" 'BEGIN{ if (r > 0) printf "%.3f\n", h / r; else print "n/a" }')"
+    fi
+    stop_all
+
+    # Miss path: nothing is ever promoted; every packet goes to a device.
+    rack miss 1000000000 4096 0
+    if rack_up miss; then
+        "$PLANEGEN" gen --to "$INGRESS" --flows 1000 --alpha 0 --seed 7 --rate 2000 --duration 1 --sizes 64 \
+            --quiet > /dev/null 2>&1   # warm-up: set the flows up
+        sleep 0.5
+        "$PLANEGEN" sink --listen "$EGRESS" --idle 2 --json --quiet > "$WORK/miss-sink.json" 2>&1 &
+        SINK=$!
+        sleep 0.2
+        "$PLANEGEN" gen --to "$INGRESS" --flows 1000 --alpha 0 --seed 7 --duration "$SECS" --sizes 64 \
+            --quiet --json > "$WORK/miss-gen.json" 2>/dev/null
+        wait "$SINK"
+        fig miss_path_mpps "$(awk -v n="$(jnum "$WORK/miss-sink.json" received)" -v s="$SECS" 'BEGIN{printf "%.3f\n", n / s / 1e6}')"
+    fi
+    stop_all
+fi
