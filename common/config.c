@@ -51,6 +51,7 @@ enum cfg_type {
     CFG_SECTION,    /* an embedded struct described by .sub */
     CFG_LIST,       /* a sequence of mappings: pointer + size_t count */
     CFG_MAP,        /* a mapping NAME -> element: pointer + size_t count */
+    CFG_NAMES,      /* a sequence of NAMEs: char (*)[NAME_MAX] + size_t count */
 };
 
 struct cfg_ctx;
@@ -511,6 +512,48 @@ parse_list(struct cfg_ctx *c, const struct cfg_field *f, void *base,
 static int parse_field(struct cfg_ctx *c, const struct cfg_field *f, void *base,
                        yaml_node_t *node);
 
+/* A list of NAMEs, [f->min, f->max] of them; a repeated one fails at its index. */
+static int
+parse_names(struct cfg_ctx *c, const struct cfg_field *f, void *base, yaml_node_t *node)
+{
+    char got[64];
+    char(**items)[PLANE_CONFIG_NAME_MAX] = (void *)((char *)base + f->offset);
+    size_t *count = (size_t *)((char *)base + f->count_off);
+    if (node->type != YAML_SEQUENCE_NODE) {
+        return plane_yaml_fail(&c->y, node, "expected a list of names, got %s",
+                               plane_yaml_describe(&c->y, node, got, sizeof got));
+    }
+    size_t n = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
+    if (n > f->max || n < f->min) {
+        return plane_yaml_fail(&c->y, node,
+                               "expected %" PRIu64 " to %" PRIu64 " names, got %zu", f->min,
+                               f->max, n);
+    }
+    /* Set before parsing so a failure part-way frees everything. */
+    *items = plane_calloc(n, sizeof **items);
+    if (!*items) {
+        return plane_yaml_nomem(&c->y);
+    }
+    *count = n;
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = plane_yaml_node(&c->y, node->data.sequence.items.start[i]);
+        size_t old = plane_yaml_path_push_index(&c->y, i);
+        int rc = plane_yaml_is_scalar(item) ? plane_yaml_get_name(&c->y, item, (*items)[i])
+                 : plane_yaml_fail(&c->y, item, "expected a name, got %s",
+                                   plane_yaml_describe(&c->y, item, got, sizeof got));
+        for (size_t k = 0; k < i && !rc; k++) {
+            if (!strcmp((*items)[k], (*items)[i])) {
+                rc = plane_yaml_fail(&c->y, item, "\"%s\" listed twice", (*items)[i]);
+            }
+        }
+        plane_yaml_path_pop(&c->y, old);
+        if (rc) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
 static int
 parse_map(struct cfg_ctx *c, const struct cfg_field *f, void *base,
           yaml_node_t *node)
@@ -591,6 +634,9 @@ parse_field(struct cfg_ctx *c, const struct cfg_field *f, void *base,
         break;
     case CFG_MAP:
         rc = parse_map(c, f, base, node);
+        break;
+    case CFG_NAMES:
+        rc = parse_names(c, f, base, node);
         break;
     case CFG_FEATURES:
         rc = plane_yaml_get_features(&c->y, node, p);
@@ -932,6 +978,28 @@ validate_app(struct cfg_ctx *c, void *base, yaml_node_t *node, size_t index)
                                        a->name, i);
         }
     }
+    /*
+     * `devices:` names the switch or devices, and must leave the app's
+     * misses a device to go to: a listed device that is the primary of some
+     * logical device (shards are resolved before apps are parsed).
+     */
+    bool has_primary = false;
+    for (size_t i = 0; i < a->n_devices; i++) {
+        int d = device_index(c->cfg, a->devices[i]);
+        if (d < 0 && strcmp(a->devices[i], c->cfg->sw.name) != 0) {
+            return plane_yaml_fail_key(&c->y, node, "devices",
+                                       "\"%s\" is neither the switch nor a device",
+                                       a->devices[i]);
+        }
+        for (size_t l = 0; d >= 0 && l < c->cfg->shards.n_map; l++) {
+            has_primary |= c->cfg->shards.map[l].primary_idx == d;
+        }
+    }
+    if (a->n_devices && !has_primary) {
+        return plane_yaml_fail_key(&c->y, node, "devices",
+                                   "no listed device is the primary of a logical device: "
+                                   "the app's misses would have nowhere to go");
+    }
     return 0;
 }
 
@@ -1119,6 +1187,9 @@ static const struct cfg_field app_fields[] = {
     { "params", CFG_MAP, OFF(struct plane_config_app, params),
       COUNT(struct plane_config_app, n_params), .max = PLANE_CONFIG_MAX_PARAMS,
       .sub = &param_section },
+    { "devices", CFG_NAMES, OFF(struct plane_config_app, devices),
+      COUNT(struct plane_config_app, n_devices), .min = 1,
+      .max = PLANE_CONFIG_MAX_DEVICES + 1 },
 };
 static const struct cfg_section app_section = {
     SECTION_OF(app_fields), .size = sizeof(struct plane_config_app),
@@ -1167,6 +1238,11 @@ free_field(const struct cfg_field *f, void *base)
         break;
     case CFG_SECTION:
         free_section(f->sub, p);
+        break;
+    case CFG_NAMES:
+        plane_free(*(void **)p);
+        *(void **)p = NULL;
+        *(size_t *)((char *)base + f->count_off) = 0;
         break;
     case CFG_LIST:
     case CFG_MAP: {
@@ -1360,6 +1436,20 @@ plane_config_app_param(const struct plane_config_app *app, const char *key)
     return NULL;
 }
 
+bool
+plane_config_app_allows(const struct plane_config_app *app, const char *name)
+{
+    if (!app || app->n_devices == 0) {
+        return true;
+    }
+    for (size_t i = 0; name && i < app->n_devices; i++) {
+        if (!strcmp(app->devices[i], name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 uint64_t
 plane_config_app_object_size_on(const struct plane_config_app *app, uint16_t device_id,
                                 const char *name, uint64_t dflt)
@@ -1485,6 +1575,20 @@ dump_field(FILE *o, const struct cfg_field *f, const void *base, int indent,
         return;
     }
     if ((f->type == CFG_STR || f->type == CFG_PATH) && !*(char *const *)p) {
+        return;
+    }
+    if (f->type == CFG_NAMES) {
+        char(*const *names)[PLANE_CONFIG_NAME_MAX] = p;
+        size_t n = *(const size_t *)((const char *)base + f->count_off);
+        if (n == 0) {
+            return;   /* absent: no restriction */
+        }
+        dump_indent(o, indent, dash);
+        fprintf(o, "%s: [", f->name);
+        for (size_t i = 0; i < n; i++) {
+            fprintf(o, "%s%s", i ? ", " : "", (*names)[i]);
+        }
+        fputs("]\n", o);
         return;
     }
     dump_indent(o, indent, dash);

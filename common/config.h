@@ -83,6 +83,19 @@
  *         dst_port: N | "LO-HI"
  *         vlan: 1..4094                 optional
  *       flow_manager_entries: 4096      optional [1, 16777216]
+ *       devices: [NAME...]              optional: where the app may run, by
+ *                                       name: the switch's (its hits are
+ *                                       served there) and external devices'
+ *                                       (its misses go to the logical devices
+ *                                       whose primary is listed; a replica
+ *                                       outside the list still holds a copy
+ *                                       for failover).  Absent: everywhere.
+ *                                       Without the switch's name the app is
+ *                                       never promoted to the switch; at
+ *                                       least one listed device must be some
+ *                                       logical device's primary.  A list of
+ *                                       one device pins the app to it (the
+ *                                       app-pinning model of ExoPlane 3.1).
  *       objects:                        optional: per-object overrides
  *         NAME: {size: N}
  *       params:                         optional: free-form strings for the app
@@ -242,6 +255,11 @@ struct plane_config_app {
     size_t n_objects;
     struct plane_config_param *params;
     size_t n_params;
+    /* `devices:`: names of the switch and devices the app may run on
+     * (validated against the rack), or none (n_devices == 0): anywhere.
+     * Ask plane_config_app_allows() rather than reading them. */
+    char (*devices)[PLANE_CONFIG_NAME_MAX];
+    size_t n_devices;
     /* From the plan fragment, when the rack names one: sizes per device. */
     struct plane_config_plan_size *plan_sizes;
     size_t n_plan_sizes;
@@ -302,6 +320,13 @@ plane_config_find_app_by_id(const struct plane_config *cfg, uint16_t id);
 /* Returns the value of app parameter `key`, or NULL when it is not set. */
 const char *plane_config_app_param(const struct plane_config_app *app,
                                    const char *key);
+/*
+ * Whether app may run on the switch or device called `name` (its `devices:`
+ * list names it, or it has none).  The switch serves an app's hits only when
+ * this holds for the switch's name, and its misses go only to logical
+ * devices whose primary it holds for (libplane/src/placement.c).
+ */
+bool plane_config_app_allows(const struct plane_config_app *app, const char *name);
 /* Returns the size override of object `name` of the app, or `dflt`. */
 /*
  * The size of app's object `name` on device device_id: the plan fragment's

@@ -406,7 +406,32 @@ plane_app_inst_run(struct plane_app_inst *inst, uint8_t *frame, size_t len,
                    uint16_t in_port, uint64_t now_ns,
                    struct plane_run_result *out)
 {
+    struct plane_pkt pkt;
     if (!inst || !frame || !out) {
+        return PLANE_EINVAL;
+    }
+    if (plane_pkt_parse(frame, len, &pkt) != 0) {
+        static struct plane_log_rl rl = PLANE_LOG_RL_INIT(5, 1);
+        memset(out, 0, offsetof(struct plane_run_result, updates));
+        out->egress_port = in_port;
+        PLANE_CTR_INC(&inst->stats, processed);
+        PLANE_CTR_INC(&inst->stats, parse_errors);
+        PLANE_CTR_INC(&inst->stats, dropped);
+        PLANE_DBG_RL(&rl, "app \"%s\": dropping an unparseable frame of %zu "
+                     "bytes", inst->app->desc->name, len);
+        out->verdict = PLANE_V_DROP;
+        out->parse_error = true;
+        return 0;
+    }
+    return plane_app_inst_run_parsed(inst, frame, len, &pkt, in_port, now_ns, out);
+}
+
+int
+plane_app_inst_run_parsed(struct plane_app_inst *inst, uint8_t *frame, size_t len,
+                          const struct plane_pkt *pkt, uint16_t in_port, uint64_t now_ns,
+                          struct plane_run_result *out)
+{
+    if (!inst || !frame || !pkt || !out) {
         return PLANE_EINVAL;
     }
     /* The update log is written entry by entry; zeroing only the header
@@ -424,16 +449,7 @@ plane_app_inst_run(struct plane_app_inst *inst, uint8_t *frame, size_t len,
     ctx.now_ns = now_ns;
     ctx.control = false;
     ctx.out = out;
-    if (plane_pkt_parse(frame, len, &ctx.pkt) != 0) {
-        static struct plane_log_rl rl = PLANE_LOG_RL_INIT(5, 1);
-        PLANE_CTR_INC(&inst->stats, parse_errors);
-        PLANE_CTR_INC(&inst->stats, dropped);
-        PLANE_DBG_RL(&rl, "app \"%s\": dropping an unparseable frame of %zu "
-                     "bytes", inst->app->desc->name, len);
-        out->verdict = PLANE_V_DROP;
-        out->parse_error = true;
-        return 0;
-    }
+    ctx.pkt = *pkt;
     ctx.pkt_key = ctx.pkt.key;
     plane_app_inst_state_key(inst, &ctx.pkt.key, &ctx.key);
     plane_flow_key_mask(&ctx.key, inst->app->desc->union_key_fields,

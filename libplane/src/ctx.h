@@ -9,6 +9,7 @@
 #include <plane/flow.h>
 
 struct plane_app_inst;
+struct plane_pkt;
 
 /* Table updates one new_flow() call may make (more are refused). */
 #define PLANE_RUN_MAX_UPDATES 16
@@ -78,6 +79,17 @@ struct plane_run_result {
 int plane_app_inst_run(struct plane_app_inst *inst, uint8_t *frame, size_t len,
                        uint16_t in_port, uint64_t now_ns,
                        struct plane_run_result *out);
+
+/*
+ * plane_app_inst_run() for a frame the caller already parsed: pkt must be
+ * plane_pkt_parse() of these len bytes (of frame or of an identical copy:
+ * a parse holds offsets only), which saves the second parse on the
+ * switch's hit path.  A caller whose parse failed calls plane_app_inst_run()
+ * instead.  Same returns.
+ */
+int plane_app_inst_run_parsed(struct plane_app_inst *inst, uint8_t *frame, size_t len,
+                              const struct plane_pkt *pkt, uint16_t in_port, uint64_t now_ns,
+                              struct plane_run_result *out);
 
 /*
  * Writes the state key of a packet with flow key `flow`: the app's

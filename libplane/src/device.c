@@ -187,8 +187,8 @@ plane_device__repl_peer(struct plane_device *dev, uint16_t ldev)
  * flows are then not replicated to it, counted `replica_down`), any answer
  * marks it up again.
  */
-static struct dev_peer *
-dev_peer_find(struct plane_device *dev, uint16_t id)
+struct dev_peer *
+plane_device__peer(struct plane_device *dev, uint16_t id)
 {
     for (size_t i = 0; dev->peers && i < dev->cfg->n_devices; i++) {
         if (dev->peers[i].id == id) {
@@ -201,14 +201,14 @@ dev_peer_find(struct plane_device *dev, uint16_t id)
 static bool
 dev_peer_up(struct plane_device *dev, uint16_t id)
 {
-    const struct dev_peer *p = dev_peer_find(dev, id);
+    const struct dev_peer *p = plane_device__peer(dev, id);
     return !p || p->up;
 }
 
 void
 plane_device__peer_alive(struct plane_device *dev, uint16_t id)
 {
-    struct dev_peer *p = dev_peer_find(dev, id);
+    struct dev_peer *p = plane_device__peer(dev, id);
     if (p && !p->up) {
         p->up = true;
         p->awaiting = false;
@@ -217,6 +217,19 @@ plane_device__peer_alive(struct plane_device *dev, uint16_t id)
         plane_device__repl_set_down(dev, id, false);
         PLANE_INFO("device %u is re-learning from us: replicating to it", id);
     }
+}
+
+void
+plane_device__peer_lost(struct plane_device *dev, uint16_t id, const char *why)
+{
+    struct dev_peer *p = plane_device__peer(dev, id);
+    if (!p || !p->up) {
+        return;
+    }
+    p->up = false;
+    PLANE_CTR_INC(&dev->stats, peer_down);
+    PLANE_WARN("device %u: %s: not replicating to it", id, why);
+    plane_device__repl_set_down(dev, id, true);
 }
 
 static void
@@ -251,11 +264,7 @@ dev_peer_hb_timer_cb(uv_timer_t *t)
             continue;
         }
         if (p->awaiting && ++p->misses >= tm->heartbeat_misses && p->up) {
-            p->up = false;
-            PLANE_CTR_INC(&dev->stats, peer_down);
-            PLANE_WARN("device %u missed %u heartbeats: not replicating to it", p->id,
-                       p->misses);
-            plane_device__repl_set_down(dev, p->id, true);
+            plane_device__peer_lost(dev, p->id, "missed heartbeats");
         }
         struct plane_body_heartbeat hb = {
             .sender_ns = plane_clock_now_ns(),
@@ -293,7 +302,7 @@ dev_peers_init(struct plane_device *dev)
         uint16_t other = lg->primary == dev->self->id   ? lg->replica
                          : lg->replica == dev->self->id ? lg->primary
                                                         : PLANE_DEV_NONE;
-        struct dev_peer *p = other == PLANE_DEV_NONE ? NULL : dev_peer_find(dev, other);
+        struct dev_peer *p = other == PLANE_DEV_NONE ? NULL : plane_device__peer(dev, other);
         if (p) {
             p->watched = true;
         }
@@ -537,8 +546,9 @@ dev_load_apps(struct plane_device *dev)
         }
         a->pop_inited = true;
         /* The same key -> logical mapping as the switch's for this app. */
-        if (plane_placement_set_init(&a->lset, &dev->pl, cfg, a->app->desc->features)) {
-            return PLANE_ENOMEM;
+        rc = plane_placement_set_init(&a->lset, &dev->pl, cfg, a->cfg, a->app->desc->features);
+        if (rc) {
+            return rc;
         }
         a->seen = plane_object_new(&seen_desc, DEV_SEEN_IDS, &dev->hasher);
         a->seen_ring = plane_calloc(DEV_SEEN_IDS, sizeof *a->seen_ring);

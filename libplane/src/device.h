@@ -31,6 +31,7 @@ struct plane_device;
     X(repl_incomplete)    /* packets with more changes than one item holds */  \
     X(peer_down)          /* copy partners that stopped answering heartbeats */ \
     X(peer_up)            /* ... and answered again */                         \
+    X(peer_gaps)          /* a peer said it replicates to us again after a gap */ \
     X(not_owner)          /* packets of a logical device we do not hold */     \
     X(waited)             /* packets queued behind earlier replication */       \
     X(replies)            /* processed DATA sent back to the switch */         \

@@ -248,11 +248,51 @@ h_hello(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc_
     DEV_RESPOND(dev, rpc, req->token, hello, &h);
 }
 
+/*
+ * A peer's heartbeat says whether it replicates to us (state UP) or not
+ * (DOWN: it missed our answers, or a replication message to us failed, and
+ * released the changes it held for us).  When it says UP again after DOWN,
+ * our copies of the logicals it serves lack those changes: re-learn them
+ * from it (a pushed scan through its stream, like a restart's recovery).
+ * Its DOWN always reaches us first: it marks us up only on an answer to a
+ * heartbeat sent while we were down, which said DOWN.
+ */
+static void
+dev_peer_told(struct plane_device *dev, uint16_t id, uint8_t state)
+{
+    struct dev_peer *p = plane_device__peer(dev, id);
+    if (!p) {
+        return;               /* the switch, or not a peer */
+    }
+    if (state == PLANE_HB_DOWN) {
+        p->told_down = true;
+        return;
+    }
+    if (state != PLANE_HB_UP || !p->told_down) {
+        return;
+    }
+    p->told_down = false;
+    uint32_t n = 0;
+    for (uint32_t l = 0; l < dev->pl.n_logical; l++) {
+        const struct plane_placement_logical *lg = plane_placement_get_logical(&dev->pl,
+                                                                               (uint16_t) l);
+        if (lg && (lg->primary == dev->self->id || lg->replica == dev->self->id)
+            && plane_placement_serving(&dev->pl, (uint16_t) l) == id) {
+            dev_resync_add(dev, (uint16_t) l, id);
+            n++;
+        }
+    }
+    PLANE_CTR_INC(&dev->stats, peer_gaps);
+    PLANE_INFO("device %u replicates to us again after a gap: re-learning its %u logicals",
+               id, n);
+}
+
 static void
 h_heartbeat(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc_req *req,
             const union plane_body *u)
 {
     PLANE_CTR_INC(&dev->stats, heartbeats);
+    dev_peer_told(dev, req->peer, u->heartbeat.state);
     struct plane_body_heartbeat hb = {
         .sender_ns = plane_clock_now_ns(),
         .echo_ns = u->heartbeat.sender_ns,

@@ -50,6 +50,7 @@ struct dev_peer {
     bool watched;             /* the other copy of one of our logicals */
     bool up;
     bool awaiting;            /* the last heartbeat is unanswered */
+    bool told_down;           /* its heartbeats said it stopped replicating to us */
     uint32_t misses;
 };
 
@@ -219,6 +220,14 @@ bool plane_device__seen(const struct dev_app *a, uint64_t id);
 void plane_device__remember(struct dev_app *a, uint64_t id);
 /* Marks device id alive for replication (it just talked to us). */
 void plane_device__peer_alive(struct plane_device *dev, uint16_t id);
+/*
+ * Marks peer id down as missed heartbeats do (its replication stream
+ * releases what it holds; heartbeats to it say DOWN until it answers, so
+ * it re-learns what it missed: plane_device__peer_told()).
+ */
+void plane_device__peer_lost(struct plane_device *dev, uint16_t id, const char *why);
+/* The peer of device id, or NULL (the switch, an unknown id). */
+struct dev_peer *plane_device__peer(struct plane_device *dev, uint16_t id);
 /* Sends the packet's reply (now, or after latency_us) and frees its buffer. */
 void plane_device__release(struct held *h);
 

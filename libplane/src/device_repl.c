@@ -247,6 +247,11 @@ repl_done(void *arg, struct plane_rpc *rpc, int status, const struct plane_wire_
     uint32_t n = s->n_inflight;
     s->n_inflight = 0;
     repl_complete(dev, s, n, status);
+    if (status && !s->down && !dev->closing) {
+        /* The peer may be alive and merely slow: it lacks what the message
+         * carried, so it must re-learn; being marked down tells it so. */
+        plane_device__peer_lost(dev, s->peer, "replication failed");
+    }
     if (!dev->closing) {
         repl_kick(dev, s);
     }

@@ -283,11 +283,13 @@ plane_placement_logical_of(const struct plane_placement *pl, uint64_t key_hash)
 
 int
 plane_placement_set_init(struct plane_placement_set *s, const struct plane_placement *pl,
-                         const struct plane_config *cfg, uint32_t features)
+                         const struct plane_config *cfg, const struct plane_config_app *app,
+                         uint32_t features)
 {
     s->ids = NULL;
     s->n = 0;
-    if (!features || !pl->n_logical) {
+    bool pinned = app && app->n_devices > 0;
+    if ((!features && !pinned) || !pl->n_logical) {
         return 0;
     }
     uint16_t *ids = plane_calloc(pl->n_logical, sizeof *ids);
@@ -301,12 +303,21 @@ plane_placement_set_init(struct plane_placement_set *s, const struct plane_place
         if (!lg) {
             continue;
         }
+        /* Only the primary counts: the replica serves the logical only
+         * while the primary is down, so pinning an app to a device pins it
+         * to the logicals that device serves in normal operation. */
         const struct plane_config_device *d = plane_config_find_device_by_id(cfg, lg->primary);
-        if (d && (d->features & features) == features) {
+        if (d && (d->features & features) == features && plane_config_app_allows(app, d->name)) {
             ids[n++] = (uint16_t) l;
         } else {
             all = false;
         }
+    }
+    if (n == 0 && pinned) {
+        plane_free(ids);
+        PLANE_ERR("app %s: no listed device is the primary of a logical device with the "
+                  "features it needs", app->name);
+        return PLANE_ECONFIG;
     }
     if (all || n == 0) {
         plane_free(ids);

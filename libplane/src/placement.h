@@ -92,13 +92,15 @@ struct plane_placement {
 };
 
 /*
- * The logical devices an app may be pinned to: those whose primary device
+ * The logical devices an app's keys may map to: those whose primary device
  * has every feature the app needs (a NIC without payload access never
- * serves an app that reads payloads).  A key whose shard maps outside the
- * set is remapped into it by its hash, the same way on every daemon (all
- * derive the set from the same config), so the switch, the devices and
- * their replication agree on each key's logical device.  An empty set (no
- * restriction, or no capable primary) means every logical.
+ * serves an app that reads payloads) and, when the app's config lists
+ * `devices:`, is one of them (app pinning).  A key whose shard maps outside
+ * the set is remapped into it by its hash, the same way on every daemon
+ * (all derive the set from the same config), so the switch, the devices and
+ * their replication agree on each key's logical device.  An empty set means
+ * every logical: no restriction, or no primary with the features (a
+ * feature mismatch is tolerated; a `devices:` list never is).
  */
 struct plane_placement_set {
     uint16_t *ids;
@@ -106,12 +108,17 @@ struct plane_placement_set {
 };
 
 struct plane_config;
+struct plane_config_app;
 /*
- * Fills s for an app needing `features` under cfg's devices and pl's
- * logicals.  Returns 0 or PLANE_ENOMEM.
+ * Fills s for app (its `devices:` list; NULL: none) needing `features` under
+ * cfg's devices and pl's logicals.  Returns 0, PLANE_ENOMEM, or
+ * PLANE_ECONFIG when app lists devices and no logical device's primary is
+ * both listed and capable (the loader already rejects a list naming no
+ * primary at all).
  */
 int plane_placement_set_init(struct plane_placement_set *s, const struct plane_placement *pl,
-                             const struct plane_config *cfg, uint32_t features);
+                             const struct plane_config *cfg,
+                             const struct plane_config_app *app, uint32_t features);
 void plane_placement_set_uninit(struct plane_placement_set *s);
 /* The logical device of key_hash for an app restricted to s (NULL: none). */
 uint16_t plane_placement_logical_in(const struct plane_placement *pl,

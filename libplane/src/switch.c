@@ -221,8 +221,8 @@ sw_install_entries(struct sw_app *a, const struct plane_flow_key *ukey,
         if (vals[i] && (!reg || refs == 0)) {
             if (plane_object_insert(a->inst->objects[i], &k, sizeof k, vals[i])) {
                 PLANE_CTR_INC(&a->stats, object_full);
-            } else if (reg) {
-                (void) plane_object_insert(a->base[i], &k, sizeof k, vals[i]);
+            } else if (reg && plane_object_insert(a->base[i], &k, sizeof k, vals[i])) {
+                PLANE_CTR_INC(&a->stats, object_full);   /* cannot happen: sized for it */
             }
         }
         sw_refcount_set(a, i, &k, refs + 1);
@@ -598,7 +598,8 @@ sw_port_ingress(struct sw_port *port, const uint8_t *buf, size_t len)
     if (sw->stopping || len > sizeof sw->bufs->frame) {
         return;
     }
-    if (!plane_rate_allow(&sw->rate, plane_clock_now_ns())) {
+    uint64_t now = plane_clock_now_ns();
+    if (!plane_rate_allow(&sw->rate, now)) {
         PLANE_CTR_INC(&sw->stats, rate_limited);
         return;
     }
@@ -625,7 +626,6 @@ sw_port_ingress(struct sw_port *port, const uint8_t *buf, size_t len)
         return;
     }
     PLANE_CTR_INC(&a->stats, rx);
-    uint64_t now = plane_clock_now_ns();
     struct plane_flow_key ukey;
     plane_app_inst_union_key(a->inst, &pkt.key, &ukey);
     uint64_t key_hash = plane_hash_flow_key(&sw->hasher, &ukey);
@@ -635,7 +635,8 @@ sw_port_ingress(struct sw_port *port, const uint8_t *buf, size_t len)
          * sends the frame as it arrived. */
         memcpy(sw->bufs->frame, buf, len);
         struct plane_run_result res;
-        plane_app_inst_run(a->inst, sw->bufs->frame, len, port->cfg->id, now, &res);
+        plane_app_inst_run_parsed(a->inst, sw->bufs->frame, len, &pkt, port->cfg->id, now,
+                                  &res);
         if (res.verdict != PLANE_V_MISS) {
             PLANE_CTR_INC(&a->stats, hits);
             if (res.verdict == PLANE_V_DROP) {
@@ -1304,14 +1305,20 @@ sw_app_init(struct plane_switch *sw, struct sw_app *a, const struct plane_config
         PLANE_ERR("app %s: cannot create its instance", cfg->name);
         return PLANE_EINVAL;
     }
-    /* Features decide where the app may run: misses go only to logical
-     * devices whose primary has them, hits only when the switch has them. */
-    if (plane_placement_set_init(&a->lset, &sw->pl, sw->cfg, a->app->desc->features)) {
-        return PLANE_ENOMEM;
+    /* Features and the app's `devices:` list decide where it may run:
+     * misses go only to logical devices whose primary has the features and
+     * is listed, hits only when the switch has them and is listed. */
+    int rc = plane_placement_set_init(&a->lset, &sw->pl, sw->cfg, cfg, a->app->desc->features);
+    if (rc) {
+        return rc;
     }
     a->at_switch = plane_app_check_features(a->app, sw->cfg->sw.features) == 0;
     if (!a->at_switch) {
         PLANE_WARN("app %s: the switch lacks features it needs; it runs on devices only",
+                   cfg->name);
+    } else if (!plane_config_app_allows(cfg, sw->cfg->sw.name)) {
+        a->at_switch = false;
+        PLANE_INFO("app %s: its devices list omits the switch; it runs on devices only",
                    cfg->name);
     }
     for (uint16_t i = 0; i < plane_app_n_objects(a->app); i++) {
@@ -1324,7 +1331,14 @@ sw_app_init(struct plane_switch *sw, struct sw_app *a, const struct plane_config
             return PLANE_ENOMEM;
         }
         if (a->app->objs[i].kind == PLANE_OBJ_REGISTER) {
-            a->base[i] = plane_object_new(&a->app->objs[i], cap, &sw->hasher);
+            /* base holds an entry per resident or in-flight key only (a
+             * shared entry is one per group of them), and the SYNC round
+             * walks it every T_e: sized like the app's object, a mostly
+             * empty table of 2^19 slots was half of switchd's instructions
+             * under light load (callgrind, docs/benchmarks.md). */
+            size_t bcap = (size_t) cfg->flow_manager_entries + SW_UPD_IN_FLIGHT;
+            a->base[i] = plane_object_new(&a->app->objs[i], bcap < cap ? bcap : cap,
+                                          &sw->hasher);
             if (!a->base[i] || plane_merge_init(&a->merge[i], &a->app->objs[i])) {
                 return PLANE_ENOMEM;
             }
@@ -1356,6 +1370,7 @@ sw_app_init(struct plane_switch *sw, struct sw_app *a, const struct plane_config
     wait_ns = wait_ns < 5 * PLANE_NS_PER_SEC ? 5 * PLANE_NS_PER_SEC : wait_ns;
     uint64_t retries = t_flush ? wait_ns / t_flush : 500;
     struct plane_update_config ucfg = {
+        .max_in_flight = SW_UPD_IN_FLIGHT,
         .t_flush_ns = t_flush,
         .max_retries = (uint32_t) (retries > 100000 ? 100000 : retries),
     };

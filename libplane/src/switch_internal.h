@@ -25,6 +25,11 @@ struct plane_rpc;
 struct plane_udp;
 struct plane_update;
 
+/* Promotions and demotions in flight per app (the update engine's slots):
+ * with the flow manager's capacity, what bounds the switch's copies of an
+ * app's register entries. */
+#define SW_UPD_IN_FLIGHT 256u
+
 /* Whole-switch counters: every drop has a reason here. */
 #define SW_COUNTERS(X)                                                         \
     X(rx_frames)          /* frames received on ports */                       \

@@ -525,6 +525,63 @@ test_bad_shards(void **state)
                "t.yaml:14: shards.logical_devices: 5000 is out of range", NULL);
 }
 
+/* An app's `devices:` list (app pinning): names, semantics, dump and errors. */
+static void
+test_app_devices(void **state)
+{
+    struct plane_config *cfg = load_ok("t.yaml", BASE
+        "apps:\n"
+        "  - {id: 1, name: a, module: a.so, devices: [nic1]}\n"
+        "  - {id: 2, name: b, module: b.so, devices: [sw, nic0]}\n"
+        "  - {id: 3, name: c, module: c.so}\n");
+    const struct plane_config_app *a = &cfg->apps[0], *b = &cfg->apps[1], *c = &cfg->apps[2];
+    assert_int_equal(a->n_devices, 1);
+    assert_string_equal(a->devices[0], "nic1");
+    /* Pinned to nic1: not the switch, not nic0. */
+    assert_true(plane_config_app_allows(a, "nic1"));
+    assert_false(plane_config_app_allows(a, "nic0"));
+    assert_false(plane_config_app_allows(a, "sw"));
+    assert_true(plane_config_app_allows(b, "sw"));
+    assert_true(plane_config_app_allows(b, "nic0"));
+    assert_false(plane_config_app_allows(b, "nic1"));
+    /* No list: anywhere. */
+    assert_int_equal(c->n_devices, 0);
+    assert_true(plane_config_app_allows(c, "sw"));
+    assert_true(plane_config_app_allows(c, "nic1"));
+    assert_true(plane_config_app_allows(NULL, "nic1"));
+    /* --check-config prints the list, and nothing for an app without one. */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    assert_int_equal(plane_config_dump(cfg, f), 0);
+    fclose(f);
+    assert_non_null(strstr(text, "devices: [nic1]\n"));
+    assert_non_null(strstr(text, "devices: [sw, nic0]\n"));
+    assert_null(strstr(strstr(text, "name: c\n"), "devices: ["));
+    free(text);
+    plane_config_delete(cfg);
+
+    expect_err(BASE "apps:\n  - {id: 1, name: a, module: a.so, devices: [gpu0]}\n",
+               "t.yaml:14: apps[0].devices: \"gpu0\" is neither the switch nor a device", NULL);
+    expect_err(BASE "apps:\n  - {id: 1, name: a, module: a.so, devices: [sw]}\n",
+               "apps[0].devices: no listed device is the primary", NULL);
+    expect_err(BASE "apps:\n  - {id: 1, name: a, module: a.so, devices: []}\n",
+               "apps[0].devices: expected 1 to", NULL);
+    expect_err(BASE "apps:\n  - {id: 1, name: a, module: a.so, devices: [nic0, nic0]}\n",
+               "apps[0].devices[1]: \"nic0\" listed twice", NULL);
+    expect_err(BASE "apps:\n  - {id: 1, name: a, module: a.so, devices: nic0}\n",
+               "apps[0].devices: expected a list of names", NULL);
+    expect_err(BASE "apps:\n  - {id: 1, name: a, module: a.so, devices: [{x: 1}]}\n",
+               "apps[0].devices[0]: expected a name", NULL);
+    expect_err(BASE "apps:\n  - {id: 1, name: a, module: a.so, devices: [\"n c\"]}\n",
+               "apps[0].devices[0]", NULL);
+    /* A device that is only ever a replica cannot take an app's misses. */
+    expect_err(BASE "shards:\n  logical_devices: 1\n  map:\n    0: {primary: nic0, replica: nic1}\n"
+               "apps:\n  - {id: 1, name: a, module: a.so, devices: [nic1]}\n",
+               "no listed device is the primary", NULL);
+}
+
 static void
 test_too_many_items(void **state)
 {
@@ -685,6 +742,7 @@ main(void)
         cmocka_unit_test(test_duplicates),
         cmocka_unit_test(test_features_and_roles),
         cmocka_unit_test(test_bad_shards),
+        cmocka_unit_test(test_app_devices),
         cmocka_unit_test(test_too_many_items),
         cmocka_unit_test(test_hostile_documents),
     };

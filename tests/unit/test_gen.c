@@ -278,6 +278,98 @@ acct_raw(struct planegen_acct *a, uint64_t flow, uint64_t seq, uint64_t now)
     assert_int_equal(planegen_acct_datagram(a, f, n, now, NULL, NULL), 0);
 }
 
+/* One arrival of a flow from 10.<b1>.0.<b3>, wrapped as processed by device `by`. */
+static void
+promo_arrival(struct planegen_acct *a, uint8_t b1, uint8_t b3, uint64_t seq, uint16_t by,
+              uint64_t now)
+{
+    struct plane_pkt_spec s;
+    memset(&s, 0, sizeof(s));
+    uint8_t src[4] = {10, b1, 0, b3}, dst[4] = {172, 16, 0, 1};
+    plane_flow_key_set_v4(&s.key, PLANE_IPPROTO_UDP, src, 4000, dst, 7000);
+    uint8_t pl[64] = {0};
+    struct planegen_stamp st = {.flow = b3, .seq = seq, .send_ns = 1};
+    planegen_stamp_encode(&st, pl);
+    uint8_t f[256], d[512];
+    size_t len = 0;
+    assert_int_equal(plane_pkt_build_udp4(f, sizeof(f), &s, pl, sizeof(pl), &len), 0);
+    size_t n = data_dgram(d, sizeof(d), f, len, by, 1, 2, 0);
+    assert_int_equal(planegen_acct_datagram(a, d, n, now, NULL, NULL), 0);
+}
+
+static void
+test_exact_percentile(void **state)
+{
+    (void)state;
+    uint64_t v[] = {50, 10, 40, 20, 30};
+    assert_int_equal(planegen_exact_percentile(v, 5, 50), 30);
+    assert_int_equal(v[0], 10);                 /* sorted in place */
+    assert_int_equal(planegen_exact_percentile(v, 5, 90), 50);
+    assert_int_equal(planegen_exact_percentile(v, 5, 20), 10);
+    assert_int_equal(planegen_exact_percentile(v, 5, 100), 50);
+    assert_int_equal(planegen_exact_percentile(v, 0, 50), 0);
+    uint64_t two[] = {4000, 2000};
+    assert_int_equal(planegen_exact_percentile(two, 2, 50), 2000);
+}
+
+static void
+test_acct_promotion(void **state)
+{
+    (void)state;
+    struct planegen_acct a;
+    planegen_acct_init(&a, 0);
+    struct planegen_promo_summary ps;
+    assert_int_equal(planegen_acct_promotion(&a, &ps), PLANE_ENOENT);   /* off */
+    planegen_acct_track_promotion(&a, 10u << 24 | 200u << 16 | 77, 16);  /* host bits dropped */
+    assert_int_equal(planegen_acct_promotion(&a, &ps), 0);
+    assert_int_equal(ps.flows, 0);
+    /* Flow .1: first at 1000 on device 1, at the switch from 5000: 4000 ns. */
+    promo_arrival(&a, 200, 1, 0, 1, 1000);
+    promo_arrival(&a, 200, 1, 1, 1, 2000);
+    promo_arrival(&a, 200, 1, 2, 0, 5000);
+    promo_arrival(&a, 200, 1, 3, 0, 6000);
+    /* Flow .2: 2000 ns; flow .3 never reaches the switch. */
+    promo_arrival(&a, 200, 2, 0, 2, 1500);
+    promo_arrival(&a, 200, 2, 1, 0, 3500);
+    promo_arrival(&a, 200, 3, 0, 1, 100);
+    /* Outside the prefix: not tracked. */
+    promo_arrival(&a, 1, 9, 0, 1, 10);
+    promo_arrival(&a, 1, 9, 1, 0, 20);
+    assert_int_equal(planegen_acct_promotion(&a, &ps), 0);
+    assert_int_equal(ps.flows, 3);
+    assert_int_equal(ps.promoted, 2);
+    assert_int_equal(ps.untracked, 0);
+    assert_int_equal(ps.min_ns, 2000);
+    assert_int_equal(ps.p50_ns, 2000);
+    assert_int_equal(ps.p90_ns, 4000);
+    assert_int_equal(ps.max_ns, 4000);
+    assert_int_equal(a.at_switch, 4);
+
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    planegen_acct_print_json(&a, f);
+    planegen_acct_print_table(&a, f);
+    fclose(f);
+    assert_non_null(strstr(buf, "\"promotion\":{\"src\":\"10.200.0.0/16\",\"flows\":3,"
+                                "\"promoted\":2,\"untracked\":0,\"min_ns\":2000,"
+                                "\"p50_ns\":2000,\"p90_ns\":4000,\"max_ns\":4000}"));
+    assert_non_null(strstr(buf, "promotion      2 of 3 flows"));
+    free(buf);
+    planegen_acct_uninit(&a);
+
+    /* Beyond PLANEGEN_PROMO_MAX_FLOWS flows, packets are counted as untracked. */
+    planegen_acct_init(&a, 0);
+    planegen_acct_track_promotion(&a, 10u << 24, 8);
+    for (uint32_t i = 0; i < PLANEGEN_PROMO_MAX_FLOWS + 3; i++)
+        promo_arrival(&a, (uint8_t)(i >> 8), (uint8_t)i, 0, 1, 100 + i);
+    assert_int_equal(planegen_acct_promotion(&a, &ps), 0);
+    assert_int_equal(ps.flows, PLANEGEN_PROMO_MAX_FLOWS);
+    assert_int_equal(ps.untracked, 3);
+    assert_int_equal(ps.promoted, 0);
+    planegen_acct_uninit(&a);
+}
+
 static void
 test_acct_order_dup_loss(void **state)
 {
@@ -695,6 +787,16 @@ test_sink_flags(void **state)
     assert_int_equal(parse_args(PARSE_SINK, &o, err, sizeof(err),
                                 "--listen", "127.0.0.1:0", "--nope", NULL), PLANE_EINVAL);
     assert_int_equal(parse_args(PARSE_SINK, &o, err, sizeof(err), "-h", NULL), 1);
+    assert_int_equal(parse_args(PARSE_SINK, &o, err, sizeof(err), "--listen", "127.0.0.1:0",
+                                "--promotion-src", "10.200.0.0/16", NULL), 0);
+    assert_true(o.promo_set);
+    assert_int_equal(o.promo_net, 10u << 24 | 200u << 16);
+    assert_int_equal(o.promo_bits, 16);
+    assert_false(parse_args(PARSE_SINK, &o, err, sizeof(err), "--listen", "127.0.0.1:0",
+                            NULL) || o.promo_set);
+    assert_int_equal(parse_args(PARSE_SINK, &o, err, sizeof(err), "--listen", "127.0.0.1:0",
+                                "--promotion-src", "10.200.0.0/33", NULL), PLANE_EINVAL);
+    assert_non_null(strstr(err, "--promotion-src"));
 }
 
 int
@@ -716,6 +818,8 @@ main(void)
         cmocka_unit_test(test_acct_data_header),
         cmocka_unit_test(test_acct_rewrite_consistency),
         cmocka_unit_test(test_acct_json_and_table),
+        cmocka_unit_test(test_exact_percentile),
+        cmocka_unit_test(test_acct_promotion),
         cmocka_unit_test(test_gen_packets),
         cmocka_unit_test(test_gen_same_seed_same_traffic),
         cmocka_unit_test(test_gen_flags),

@@ -121,7 +121,7 @@ test_gen_into_sink(void **state)
     /* The sink binds an ephemeral port and names it in the ready file. */
     char *sink_argv[] = {"planegen", "sink", "--listen", "127.0.0.1:0", "--ready-file", ready,
                          "--gen-report", report, "--idle", "60", "--duration", "110",
-                         "--json", "--quiet", NULL};
+                         "--promotion-src", "10.0.0.0/8", "--json", "--quiet", NULL};
     pid_t sink = spawn(sink_argv, sink_out);
     char addr[128] = "";
     uint64_t until = now_ms() + START_DEADLINE_MS;
@@ -177,6 +177,11 @@ test_gen_into_sink(void **state)
     assert_non_null(strstr(s, "\"device\":\"none\",\"packets\":3000"));
     uint64_t flows = json_u64(s, "flows");
     assert_true(flows > 10 && flows <= 1000);
+    /* Every flow comes from 10.0.0.0/8 and none through a switch: tracked, never promoted. */
+    char want[160];
+    snprintf(want, sizeof(want),
+             "\"promotion\":{\"src\":\"10.0.0.0/8\",\"flows\":%" PRIu64 ",\"promoted\":0,", flows);
+    assert_non_null(strstr(s, want));
 }
 
 static void

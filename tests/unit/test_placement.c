@@ -302,8 +302,8 @@ test_from_config(void **state)
     /* An app needing payload access: only logical 2 (primary c) serves it,
      * and keys of the others move there; others keep the rack-wide map. */
     struct plane_placement_set any, pay;
-    assert_int_equal(plane_placement_set_init(&any, &a, cfg, 0), 0);
-    assert_int_equal(plane_placement_set_init(&pay, &a, cfg, PLANE_FEAT_PAYLOAD), 0);
+    assert_int_equal(plane_placement_set_init(&any, &a, cfg, NULL, 0), 0);
+    assert_int_equal(plane_placement_set_init(&pay, &a, cfg, NULL, PLANE_FEAT_PAYLOAD), 0);
     assert_int_equal(any.n, 0);
     assert_int_equal(pay.n, 1);
     for (uint64_t h = 1; h < 5000; h++) {
@@ -316,6 +316,76 @@ test_from_config(void **state)
     plane_placement_set_uninit(&pay);
     plane_placement_uninit(&a);
     plane_placement_uninit(&b);
+    plane_config_delete(cfg);
+}
+
+/* App pinning: an app's `devices:` list restricts its logicals to those
+ * whose primary it lists, whatever their replicas; features still apply. */
+static void
+test_pinned_app(void **state)
+{
+    static const char yaml[] =
+        "rack: {name: t, auth_key: "
+        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f}\n"
+        "switch:\n"
+        "  id: 0\n"
+        "  name: sw\n"
+        "  control: 127.0.0.1:0\n"
+        "  ports: [{id: 0, name: p0, listen: 127.0.0.1:0}]\n"
+        "devices:\n"
+        "  - {id: 1, name: a, role: nic, address: 127.0.0.1:9001}\n"
+        "  - {id: 2, name: b, role: nic, address: 127.0.0.1:9002}\n"
+        "  - {id: 3, name: c, role: server, address: 127.0.0.1:9003, features: [payload]}\n"
+        "  - {id: 4, name: d, role: nic, address: 127.0.0.1:9004}\n"
+        "apps:\n"
+        "  - {id: 1, name: one, module: x.so, devices: [b]}\n"
+        "  - {id: 2, name: two, module: x.so, devices: [sw, a, d]}\n"
+        "  - {id: 3, name: pay, module: x.so, devices: [a, c]}\n"
+        "  - {id: 4, name: bad, module: x.so, devices: [a]}\n";
+    struct plane_config *cfg;
+    char err[256];
+    if (plane_config_load_buf("t.yaml", yaml, sizeof yaml - 1, &cfg, err, sizeof err)) {
+        fail_msg("config: %s", err);
+    }
+    struct plane_placement pl;
+    assert_int_equal(plane_placement_init_config(&pl, cfg, 1024), 0);
+    struct plane_placement_set one, two, pay, bad;
+    assert_int_equal(plane_placement_set_init(&one, &pl, cfg, &cfg->apps[0], 0), 0);
+    assert_int_equal(plane_placement_set_init(&two, &pl, cfg, &cfg->apps[1], 0), 0);
+    assert_int_equal(plane_placement_set_init(&pay, &pl, cfg, &cfg->apps[2], PLANE_FEAT_PAYLOAD),
+                     0);
+    /* Listed, but none with the features: refused, not silently widened. */
+    assert_int_equal(plane_placement_set_init(&bad, &pl, cfg, &cfg->apps[3], PLANE_FEAT_PAYLOAD),
+                     PLANE_ECONFIG);
+    assert_null(bad.ids);
+    assert_int_equal(one.n, 1);
+    assert_int_equal(two.n, 2);
+    assert_int_equal(pay.n, 1);
+    uint32_t on[5] = { 0 };
+    for (uint64_t h = 1; h < 5000; h++) {
+        uint64_t kh = XXH3_64bits(&h, sizeof h);
+        assert_int_equal(plane_placement_device_in(&pl, &one, kh), 2);
+        uint16_t d = plane_placement_device_in(&pl, &two, kh);
+        assert_true(d == 1 || d == 4);
+        on[d]++;
+        assert_int_equal(plane_placement_device_in(&pl, &pay, kh), 3);
+        /* A key already on a listed device keeps its logical. */
+        uint16_t l = plane_placement_logical_of(&pl, kh);
+        uint16_t p = plane_placement_get_logical(&pl, l)->primary;
+        if (p == 1 || p == 4) {
+            assert_int_equal(plane_placement_logical_in(&pl, &two, kh), l);
+        }
+    }
+    /* The keys spread over both listed devices. */
+    assert_true(on[1] > 1500 && on[4] > 1500);
+    /* Failover: the pinned logical's replica (c, unlisted) serves it. */
+    assert_true(plane_placement_device_down(&pl, 2) > 0);
+    uint64_t h = 7, kh = XXH3_64bits(&h, sizeof h);
+    assert_int_equal(plane_placement_device_in(&pl, &one, kh), 3);
+    plane_placement_set_uninit(&one);
+    plane_placement_set_uninit(&two);
+    plane_placement_set_uninit(&pay);
+    plane_placement_uninit(&pl);
     plane_config_delete(cfg);
 }
 
@@ -356,6 +426,7 @@ main(void)
         cmocka_unit_test(test_failover_and_recovery),
         cmocka_unit_test(test_devmap_round_trip),
         cmocka_unit_test(test_from_config),
+        cmocka_unit_test(test_pinned_app),
         cmocka_unit_test(test_hot_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

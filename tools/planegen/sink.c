@@ -42,6 +42,8 @@ void
 planegen_acct_uninit(struct planegen_acct *a)
 {
     planegen_flowtab_uninit(&a->flows);
+    plane_free(a->promo);
+    a->promo = NULL;
     for (size_t i = 0; i < a->n_devs; i++)
         plane_free(a->devs[i]);
     a->n_devs = 0;
@@ -77,6 +79,104 @@ acct_dev(struct planegen_acct *a, uint16_t id)
     planegen_hist_init(&d->proc);
     a->devs[a->n_devs++] = d;
     return d;
+}
+
+/* ---- promotion tracking ---- */
+
+struct planegen_promo_flow {
+    struct plane_flow_key key;
+    uint64_t first_ns;         /* 0: a free slot */
+    uint64_t switch_ns;        /* 0 until a packet processed at the switch arrived */
+};
+
+/* Twice the flows tracked, so probes stay short. */
+#define PROMO_SLOTS (2 * PLANEGEN_PROMO_MAX_FLOWS)
+
+void
+planegen_acct_track_promotion(struct planegen_acct *a, uint32_t net, unsigned bits)
+{
+    a->promo_on = true;
+    a->promo_bits = bits > 32 ? 32 : bits;
+    uint32_t mask = a->promo_bits ? ~0u << (32 - a->promo_bits) : 0;
+    a->promo_net = net & mask;
+}
+
+static bool
+promo_match(const struct planegen_acct *a, const struct plane_flow_key *k)
+{
+    if (k->ip_version != 4)
+        return false;
+    const uint8_t *s = k->src_addr + PLANE_FLOW_V4_OFF;
+    uint32_t src = (uint32_t)s[0] << 24 | (uint32_t)s[1] << 16 | (uint32_t)s[2] << 8 | s[3];
+    uint32_t mask = a->promo_bits ? ~0u << (32 - a->promo_bits) : 0;
+    return (src & mask) == a->promo_net;
+}
+
+/* Records one arrival of a flow of the prefix (now_ns > 0). */
+static void
+promo_note(struct planegen_acct *a, const struct plane_flow_key *k, bool at_switch,
+           uint64_t now_ns)
+{
+    if (!a->promo) {
+        a->promo = plane_calloc(PROMO_SLOTS, sizeof(*a->promo));
+        if (!a->promo) {
+            a->oom = true;
+            a->promo_on = false;
+            return;
+        }
+    }
+    uint64_t h = 0xcbf29ce484222325ull;
+    const uint8_t *p = (const uint8_t *)k;
+    for (size_t i = 0; i < sizeof(*k); i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    now_ns = now_ns ? now_ns : 1;        /* 0 marks a free slot */
+    for (size_t i = (size_t)h & (PROMO_SLOTS - 1);; i = (i + 1) & (PROMO_SLOTS - 1)) {
+        struct planegen_promo_flow *f = &a->promo[i];
+        if (!f->first_ns) {
+            if (a->promo_n == PLANEGEN_PROMO_MAX_FLOWS) {
+                a->promo_untracked++;    /* counted per packet: "beyond the table" */
+                return;
+            }
+            f->key = *k;
+            f->first_ns = now_ns;
+            a->promo_n++;
+        } else if (memcmp(&f->key, k, sizeof(*k))) {
+            continue;
+        }
+        if (at_switch && !f->switch_ns)
+            f->switch_ns = now_ns;
+        return;
+    }
+}
+
+int
+planegen_acct_promotion(const struct planegen_acct *a, struct planegen_promo_summary *s)
+{
+    memset(s, 0, sizeof(*s));
+    if (!a->promo_on && !a->promo)
+        return PLANE_ENOENT;
+    s->flows = a->promo_n;
+    s->untracked = a->promo_untracked;
+    if (!a->promo_n)
+        return 0;
+    uint64_t *v = plane_malloc(a->promo_n * sizeof(*v));
+    if (!v)
+        return PLANE_ENOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < PROMO_SLOTS; i++) {
+        const struct planegen_promo_flow *f = &a->promo[i];
+        if (f->first_ns && f->switch_ns)
+            v[n++] = f->switch_ns - f->first_ns;
+    }
+    s->promoted = n;
+    if (n) {
+        s->p50_ns = planegen_exact_percentile(v, n, 50);
+        s->p90_ns = planegen_exact_percentile(v, n, 90);
+        s->min_ns = v[0];
+        s->max_ns = v[n - 1];
+    }
+    plane_free(v);
+    return 0;
 }
 
 /* FNV-1a over the fields an app may rewrite: the egress 5-tuple and the stamp's app word. */
@@ -135,6 +235,8 @@ planegen_acct_datagram(struct planegen_acct *a, const uint8_t *buf, size_t len,
     if (!a->first_ns)
         a->first_ns = now_ns;
     a->last_ns = now_ns;
+    if (a->promo_on && promo_match(a, &pkt.key))
+        promo_note(a, &pkt.key, hdr && d.processed_by == a->switch_id, now_ns);
 
     uint64_t s = st.seq;
     if (s >= f->hi) {
@@ -249,6 +351,15 @@ planegen_acct_print_json(const struct planegen_acct *a, FILE *f)
             a->last_ns > a->first_ns ? (double)(a->last_ns - a->first_ns) / 1e9 : 0.0,
             planegen_acct_pps(a), a->oom ? "true" : "false");
     json_hist(f, "latency_ns", &a->e2e);
+    struct planegen_promo_summary ps;
+    if (planegen_acct_promotion(a, &ps) == 0) {
+        fprintf(f, ",\"promotion\":{\"src\":\"%u.%u.%u.%u/%u\",\"flows\":%" PRIu64
+                ",\"promoted\":%" PRIu64 ",\"untracked\":%" PRIu64 ",\"min_ns\":%" PRIu64
+                ",\"p50_ns\":%" PRIu64 ",\"p90_ns\":%" PRIu64 ",\"max_ns\":%" PRIu64 "}",
+                a->promo_net >> 24, a->promo_net >> 16 & 255, a->promo_net >> 8 & 255,
+                a->promo_net & 255, a->promo_bits, ps.flows, ps.promoted, ps.untracked,
+                ps.min_ns, ps.p50_ns, ps.p90_ns, ps.max_ns);
+    }
     fputs(",\"by_device\":[", f);
     for (size_t i = 0; i < a->n_devs; i++) {
         const struct planegen_dev_stats *d = a->devs[i];
@@ -297,6 +408,11 @@ planegen_acct_print_table(const struct planegen_acct *a, FILE *f)
     fprintf(f, "  latency (us)   p50 %.1f  p90 %.1f  p99 %.1f  max %.1f\n",
             us(planegen_hist_percentile(&a->e2e, 50)), us(planegen_hist_percentile(&a->e2e, 90)),
             us(planegen_hist_percentile(&a->e2e, 99)), us(a->e2e.max));
+    struct planegen_promo_summary ps;
+    if (planegen_acct_promotion(a, &ps) == 0)
+        fprintf(f, "  promotion      %" PRIu64 " of %" PRIu64 " flows at the switch after"
+                " p50 %.1f  p90 %.1f  max %.1f ms\n", ps.promoted, ps.flows,
+                (double)ps.p50_ns / 1e6, (double)ps.p90_ns / 1e6, (double)ps.max_ns / 1e6);
     if (!a->n_devs)
         return;
     fprintf(f, "\n  %-7s %12s %7s %10s %10s %10s %10s %10s %10s\n", "device", "packets", "share",
@@ -335,11 +451,32 @@ planegen_sink_usage(FILE *f)
           "  --gen-report FILE     read the count from `planegen gen --report FILE` once it\n"
           "                        exists, and stop when every packet arrived\n"
           "  --switch-id ID        the switch's device id (default 0)\n"
+          "  --promotion-src A.B.C.D/N\n"
+          "                        per flow (5-tuple) with its IPv4 source in the prefix,\n"
+          "                        time from its first packet to its first one processed\n"
+          "                        at the switch (JSON \"promotion\": p50/p90/max over flows)\n"
           "  --json                print the summary as one JSON object\n"
           "  --pcap FILE           write the egress frames to FILE (Ethernet pcap)\n"
           "  --ready-file FILE     write the bound addresses, one a line, once listening\n"
           "  --quiet               no progress line and no table\n"
           "Without a stop flag the sink runs until SIGINT/SIGTERM.\n", f);
+}
+
+/* Parses "A.B.C.D/N" into a host-order address and a length.  Returns 0 or PLANE_EINVAL. */
+static int
+parse_prefix(const char *flag, const char *v, uint32_t *net, unsigned *bits, char *err,
+             size_t err_len)
+{
+    unsigned b[4], n;
+    char tail;
+    if (sscanf(v, "%u.%u.%u.%u/%u%c", &b[0], &b[1], &b[2], &b[3], &n, &tail) != 5 ||
+        b[0] > 255 || b[1] > 255 || b[2] > 255 || b[3] > 255 || n > 32) {
+        snprintf(err, err_len, "%s: bad prefix \"%s\" (want A.B.C.D/N)", flag, v);
+        return PLANE_EINVAL;
+    }
+    *net = b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3];
+    *bits = n;
+    return 0;
 }
 
 /* planegen_opt_flag_fn for the sink's own flags. */
@@ -382,6 +519,10 @@ sink_flag(void *ctx, int argc, char **argv, int *i, char *err, size_t err_len)
         if (!rc)
             rc = planegen_opt_u64("--switch-id", v, 0, 65534, &id, err, err_len);
         o->switch_id = (uint16_t)id;
+    } else if (NEED("--promotion-src")) {
+        if (!rc)
+            rc = parse_prefix("--promotion-src", v, &o->promo_net, &o->promo_bits, err, err_len);
+        o->promo_set = !rc;
     } else if (NEED("--pcap")) {
         rc = planegen_opt_pcap(v, &o->pcap, rc, err, err_len);
     } else if (NEED("--ready-file")) {
@@ -586,6 +727,8 @@ planegen_sink_run(const struct planegen_sink_opts *o)
     planegen_acct_init(&s.acct, o->switch_id);
     if (o->sent_set)
         planegen_acct_set_sent(&s.acct, o->sent);
+    if (o->promo_set)
+        planegen_acct_track_promotion(&s.acct, o->promo_net, o->promo_bits);
     s.bufs = plane_malloc(SINK_BATCH * sizeof(*s.bufs));
     int rc = s.bufs ? sink_open(&s, o) : PLANE_ENOMEM;
     if (rc < 0) {

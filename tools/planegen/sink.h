@@ -25,6 +25,24 @@ struct planegen_dev_stats {
 };
 
 /*
+ * Promotion tracking (--promotion-src): for each flow (egress 5-tuple) whose
+ * IPv4 source lies in a prefix, the receive time of its first packet and of
+ * its first packet processed at the switch; the difference is how long the
+ * rack took to serve it at the switch.  At most PLANEGEN_PROMO_MAX_FLOWS
+ * flows are tracked; the packets of later ones are counted as untracked.
+ */
+#define PLANEGEN_PROMO_MAX_FLOWS 4096
+struct planegen_promo_flow;          /* private to sink.c */
+
+/* What planegen_acct_promotion() reports; times in ns. */
+struct planegen_promo_summary {
+    uint64_t flows;            /* tracked flows (any packet seen) */
+    uint64_t promoted;         /* of those, with a packet processed at the switch */
+    uint64_t untracked;        /* packets of flows beyond PLANEGEN_PROMO_MAX_FLOWS */
+    uint64_t min_ns, p50_ns, p90_ns, max_ns;   /* over promoted flows; 0 when none */
+};
+
+/*
  * The sink's accounting, kept apart from sockets so tests can feed it
  * datagrams.  Per flow it keeps the highest sequence seen and a 64-wide
  * window below it: a sequence inside the window seen before is a
@@ -55,6 +73,13 @@ struct planegen_acct {
     struct planegen_dev_stats *devs[PLANEGEN_ACCT_MAX_DEVICES];
     size_t n_devs;
     bool oom;                  /* a flow or device record could not be allocated */
+    /* promotion tracking (off unless planegen_acct_track_promotion() was called) */
+    bool promo_on;
+    uint32_t promo_net;        /* host order, masked */
+    unsigned promo_bits;
+    struct planegen_promo_flow *promo;   /* open addressing, 2 * MAX_FLOWS slots */
+    size_t promo_n;
+    uint64_t promo_untracked;
 };
 
 /* Prepares a for a rack whose switch has id switch_id.  Allocates lazily. */
@@ -73,6 +98,19 @@ void planegen_acct_set_sent(struct planegen_acct *a, uint64_t sent);
  */
 int planegen_acct_datagram(struct planegen_acct *a, const uint8_t *buf, size_t len,
                            uint64_t now_ns, const uint8_t **frame_out, size_t *frame_len);
+
+/*
+ * Turns promotion tracking on for flows whose IPv4 source address lies in
+ * net/bits (net in host order, bits <= 32).  The slot table is allocated
+ * on the first tracked packet (failure sets a->oom).
+ */
+void planegen_acct_track_promotion(struct planegen_acct *a, uint32_t net, unsigned bits);
+
+/*
+ * Fills *s from the tracked flows.  Returns 0, PLANE_ENOENT when tracking
+ * is off, or PLANE_ENOMEM.
+ */
+int planegen_acct_promotion(const struct planegen_acct *a, struct planegen_promo_summary *s);
 
 /* Lost packets (see the struct comment). */
 uint64_t planegen_acct_lost(const struct planegen_acct *a);
@@ -103,6 +141,9 @@ struct planegen_sink_opts {
     const char *pcap;          /* write egress frames here */
     const char *ready_file;    /* write the bound addresses here once listening */
     bool quiet;                /* no table, no progress */
+    bool promo_set;            /* --promotion-src NET/BITS */
+    uint32_t promo_net;
+    unsigned promo_bits;
 };
 
 /*

@@ -2,6 +2,7 @@
 #include "stats.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 void
@@ -91,4 +92,22 @@ double
 planegen_hist_mean(const struct planegen_hist *h)
 {
     return h->count ? (double)(h->sum / h->count) : 0.0;
+}
+
+static int
+u64_cmp(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return (a > b) - (a < b);
+}
+
+uint64_t
+planegen_exact_percentile(uint64_t *v, size_t n, double p)
+{
+    if (!n)
+        return 0;
+    qsort(v, n, sizeof(*v), u64_cmp);
+    double r = ceil(p / 100.0 * (double)n);
+    size_t rank = r < 1.0 ? 1 : r > (double)n ? n : (size_t)r;
+    return v[rank - 1];
 }

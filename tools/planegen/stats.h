@@ -1,6 +1,7 @@
 /* A log-linear latency histogram (HDR-style, ~1.6% relative error) with percentiles. */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* 64 sub-buckets per power of two: values below 64 are exact. */
@@ -31,6 +32,13 @@ void planegen_hist_merge(struct planegen_hist *dst, const struct planegen_hist *
 uint64_t planegen_hist_percentile(const struct planegen_hist *h, double p);
 /* Returns the mean, 0 when empty. */
 double planegen_hist_mean(const struct planegen_hist *h);
+
+/*
+ * Sorts v[0..n) in place and returns its p-th percentile by nearest rank
+ * (0 < p <= 100): the value at rank ceil(p% of n), exact, for small sets
+ * such as one figure per flow.  Returns 0 when n is 0.
+ */
+uint64_t planegen_exact_percentile(uint64_t *v, size_t n, double p);
 
 /* Bucket index of v and the inclusive value range of a bucket (exposed for tests). */
 unsigned planegen_hist_bucket(uint64_t v);
