@@ -32,7 +32,8 @@ INGRESS=127.0.0.1:$((BP + 10))
 . "$ROOT/scripts/bench/lib.sh"
 
 for bin in "$BUILD/switchd/switchd" "$BUILD/nicd/nicd" "$BUILD/serverd/serverd" "$PLANEGEN" \
-           "$PLANECTL" "$BUILD/apps/flowcheck.so" "$OUT/pcap_gaps" "$OUT/raw_relay"; do
+           "$PLANECTL" "$BUILD/apps/flowcheck.so" "$OUT/pcap_gaps" "$OUT/raw_relay" \
+           "$OUT/switch_share" "$OUT/sync_divergence"; do
     if [ ! -e "$bin" ]; then
         echo "bench: $bin is missing: run 'make' first" >&2
         exit 2

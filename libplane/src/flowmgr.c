@@ -1,4 +1,4 @@
-/* The ExoPlane flow manager: bucketized open addressing over a dense entry array, sampled-LRU victims, incremental aging. */
+/* The ExoPlane flow manager: bucketized open addressing over a dense entry array, sampled-GCLOCK victims, incremental aging. */
 #include "flowmgr.h"
 
 #include <stdalign.h>
@@ -16,6 +16,12 @@ PLANE_LOG_MODULE(flowmgr);
 #define FM_SLOTS 8u
 #define FM_SLOTS_FULL ((1u << FM_SLOTS) - 1)
 #define FM_CACHE_LINE 64
+/*
+ * Hit counts saturate here.  Only the coldest keys' counts need to be told
+ * apart, and a low cap bounds how long a key that was hot keeps its count
+ * once it is not: eight passes of the victim hand halve it to zero.
+ */
+#define FM_HITS_MAX 255u
 
 /*
  * One cache line of lookup metadata.  tag is the top 16 bits of the key's
@@ -36,7 +42,7 @@ struct fm_entry {
     struct plane_flow_key key;
     uint64_t last_hit;
     uint32_t pos;
-    uint32_t pad;
+    uint32_t hits;              /* since insert (<= FM_HITS_MAX), halved as the victim hand passes */
 };
 
 struct plane_flowmgr {
@@ -182,6 +188,9 @@ plane_flowmgr_lookup_hashed(struct plane_flowmgr *fm, const struct plane_flow_ke
     }
     PLANE_CTR_INC(&fm->stats, hits);
     fm->entries[e].last_hit = now_ns;
+    if (fm->entries[e].hits < FM_HITS_MAX) {
+        fm->entries[e].hits++;
+    }
     return true;
 }
 
@@ -233,6 +242,7 @@ plane_flowmgr_insert(struct plane_flowmgr *fm, const struct plane_flow_key *key,
     bk->occupied |= (uint8_t) (1u << s);
     fm->entries[e].key = *key;
     fm->entries[e].last_hit = now_ns;
+    fm->entries[e].hits = 0;
     fm->entries[e].pos = b * FM_SLOTS + s;
     PLANE_CTR_INC(&fm->stats, inserts);
     return 0;
@@ -319,7 +329,9 @@ plane_flowmgr_victim(struct plane_flowmgr *fm, struct plane_flow_key *key)
     /*
      * The window moves on by k each call, so repeated victims (one per
      * promotion of a full table) sweep the whole array rather than keep
-     * sampling the same neighbourhood.
+     * sampling the same neighbourhood.  Halving the counts the hand passed
+     * (GCLOCK's aging) makes a count weigh recent hits most: a key that was
+     * hot an hour ago does not stay resident on its history.
      */
     uint32_t best = fm->hand;
     for (uint32_t i = 1; i < k; i++) {
@@ -327,12 +339,20 @@ plane_flowmgr_victim(struct plane_flowmgr *fm, struct plane_flow_key *key)
         if (e >= fm->count) {
             e -= fm->count;
         }
-        if (fm->entries[e].last_hit < fm->entries[best].last_hit) {
+        const struct fm_entry *x = &fm->entries[e], *b = &fm->entries[best];
+        if (x->hits < b->hits || (x->hits == b->hits && x->last_hit < b->last_hit)) {
             best = e;
         }
     }
-    fm->hand = (uint32_t) (((uint64_t) fm->hand + k) % fm->count);
     *key = fm->entries[best].key;
+    for (uint32_t i = 0; i < k; i++) {
+        uint32_t e = fm->hand + i;
+        if (e >= fm->count) {
+            e -= fm->count;
+        }
+        fm->entries[e].hits >>= 1;
+    }
+    fm->hand = (uint32_t) (((uint64_t) fm->hand + k) % fm->count);
     PLANE_CTR_INC(&fm->stats, victims);
     return 0;
 }

@@ -29,11 +29,17 @@ struct plane_hasher;
  * decrements the counters it incremented, so deleting never leaves
  * tombstones behind.  Nothing is allocated after plane_flowmgr_new().
  *
- * Victim selection (who to evict when full) approximates LRU the way redis
- * approximates it for maxmemory: it examines the next K entries of the dense
- * array from a rotating hand and returns the least recently hit of them.
- * That is O(K) per call, every entry is examined once every count/K calls,
- * and with K >= count it is exact LRU (plane_flowmgr_set_victim_samples()).
+ * Victim selection (who to evict when full) is a sampled GCLOCK: each entry
+ * counts its hits, and plane_flowmgr_victim() examines the next K entries of
+ * the dense array from a rotating hand, returns the one with the fewest hits
+ * (the least recently hit among equals, so equal counts make it LRU, as
+ * redis approximates LRU for maxmemory) and halves the counts of all K, so
+ * a count measures recent popularity.  Frequency rather than recency alone
+ * matters when promotions are frequent (a low popularity threshold): a cold
+ * key promoted a moment ago looks recently hit but has few hits, so it goes
+ * before a hot key that merely missed the last few microseconds
+ * (bench/switch_share.c: 0.91 -> 0.96 of the oracle's share at 1K entries).
+ * That is O(K) per call, every entry is examined once every count/K calls.
  *
  * Aging (the switch ASIC's idle timeout, T_idle in section 6) is an
  * incremental scan: each call walks a bounded number of buckets from a
@@ -143,14 +149,15 @@ int plane_flowmgr_last_hit(const struct plane_flowmgr *fm,
 
 /*
  * Sets how many entries plane_flowmgr_victim() examines (>= 1; values above
- * the count examine every entry, i.e. exact LRU at O(count) per call).
+ * the count examine every entry, at O(count) per call).
  */
 void plane_flowmgr_set_victim_samples(struct plane_flowmgr *fm, uint32_t k);
 
 /*
- * Proposes an eviction victim: the least recently hit of the next K entries
- * from the rotating hand (see above).  Writes it to *key without removing it.
- * Returns 0 or PLANE_ENOENT when fm is empty.
+ * Proposes an eviction victim: of the next K entries from the rotating hand,
+ * the one with the fewest hits, the least recently hit among equals; then
+ * halves the hit counts of those K (see above).  Writes it to *key without
+ * removing it.  Returns 0 or PLANE_ENOENT when fm is empty.
  */
 int plane_flowmgr_victim(struct plane_flowmgr *fm, struct plane_flow_key *key);
 

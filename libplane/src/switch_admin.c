@@ -85,6 +85,11 @@ admin_update(struct plane_switch *sw, const struct plane_body_admin *b)
      * arm it for the new deadline now. */
     int rc;
     if (b->op == PLANE_ADMIN_PROMOTE) {
+        if (!a->at_switch) {
+            /* The switch lacks the app's features, or its devices: list
+             * omits the switch: its hits would run where it may not. */
+            return PLANE_ENOTSUP;
+        }
         if (plane_flowmgr_contains(a->fm, &masked)) {
             return PLANE_EEXIST;
         }

@@ -218,6 +218,44 @@ test_victim_empty_and_exact_lru(void **state)
     plane_flowmgr_delete(fm);
 }
 
+/*
+ * GCLOCK: a cold key hit a moment ago goes before hot keys hit earlier, and
+ * the hand's halving lets a key that turns hot outrank ones that cooled.
+ */
+static void
+test_victim_prefers_cold(void **state)
+{
+    enum { N = PLANE_FLOWMGR_VICTIM_SAMPLES };
+    struct plane_flowmgr *fm = new_fm(N);
+    struct plane_flow_key v, cold = mkkey(0);
+
+    for (uint32_t i = 0; i < N; i++) {
+        struct plane_flow_key k = mkkey(i);
+        assert_int_equal(plane_flowmgr_insert(fm, &k, 0), 0);
+    }
+    uint64_t t = 100;
+    for (int round = 0; round < 10; round++) {
+        for (uint32_t i = 1; i < N; i++) {
+            struct plane_flow_key k = mkkey(i);
+            assert_true(plane_flowmgr_lookup(fm, &k, t++));
+        }
+    }
+    assert_true(plane_flowmgr_lookup(fm, &cold, t++));
+    /* LRU would pick key 1 (hit first); key 0 has 1 hit to their 10. */
+    assert_int_equal(plane_flowmgr_victim(fm, &v), 0);
+    assert_memory_equal(&v, &cold, sizeof v);
+    /* The window covers every entry: all counts halved (0 and 5), same victim. */
+    assert_int_equal(plane_flowmgr_victim(fm, &v), 0);
+    assert_memory_equal(&v, &cold, sizeof v);
+    /* Key 0 turns hot (20 hits) while the others, at 2, stay cold. */
+    for (int i = 0; i < 20; i++) {
+        assert_true(plane_flowmgr_lookup(fm, &cold, t++));
+    }
+    assert_int_equal(plane_flowmgr_victim(fm, &v), 0);
+    assert_memory_not_equal(&v, &cold, sizeof v);
+    plane_flowmgr_delete(fm);
+}
+
 static void
 test_victim_prefers_idle(void **state)
 {
@@ -472,6 +510,7 @@ main(void)
         cmocka_unit_test(test_capacity),
         cmocka_unit_test(test_victim_empty_and_exact_lru),
         cmocka_unit_test(test_victim_prefers_idle),
+        cmocka_unit_test(test_victim_prefers_cold),
         cmocka_unit_test(test_age),
         cmocka_unit_test(test_random_vs_model),
     };

@@ -1,0 +1,59 @@
+# make bench, sourced by scripts/bench.sh: switch_share_vs_oracle (simulation) and one rack point.
+# Environment: BENCH_SHARE_ARGS (extra switch_share options, e.g. --quick),
+# BENCH_SHARE_THR2_SIZES (1024,8192,65536), BENCH_SHARE_PPS
+# (10000), BENCH_SHARE_SECONDS (16, two runs of this), BENCH_SHARE_ENTRIES (4096),
+# BENCH_SHARE_THRESHOLD (2: packets per 100 ms interval; a few kpps never reach the
+# daemons' default of 64 but for a handful of keys), BENCH_SHARE_FLOWS (1000000).
+if want share; then
+    # The simulation: Plane's popularity tracker, flow manager and update engine on a
+    # virtual clock (bench/switch_share.c), 1 Mpps virtual, the daemons' default timers
+    # and popularity_threshold (64: only keys of >= ~320 pps are ever hot, about 200 of
+    # them here, whatever the flow manager's size); then at a threshold matched to that
+    # rate (2: keys of >= ~10 pps), figures suffixed _thr2, alpha 0.99 at three sizes
+    # (a 64K flow manager takes ~40 virtual seconds to fill: the devices report at most
+    # 64 keys per interval each).
+    # shellcheck disable=SC2086
+    "$OUT/switch_share" --dat "$OUT/switch_share.dat" ${BENCH_SHARE_ARGS:-} > "$WORK/share-sim.out" 2>&1
+    # shellcheck disable=SC2086
+    "$OUT/switch_share" --threshold 2 --alphas 0.99 --sizes "${BENCH_SHARE_THR2_SIZES:-1024,8192,65536}" \
+        --suffix _thr2 --dat "$OUT/switch_share_thr2.dat" ${BENCH_SHARE_ARGS:-} \
+        > "$WORK/share-sim-thr2.out" 2>&1
+    while read -r name value; do
+        fig "${name%:}" "$value"
+    done < <(cat "$WORK/share-sim.out" "$WORK/share-sim-thr2.out" \
+             | grep -E '^switch_share_(vs_oracle|vs_oracle_churn|runtime_s)(_thr2)?: |^switch_share_vs_oracle_0\.99_(1024|65536): |^switch_share_vs_oracle_thr2_0\.99_[0-9]+: ')
+
+    # One rack point: Zipf 0.99 over FLOWS flows at PPS through a flowcheck rack with
+    # ENTRIES flow-manager entries.  The first run warms the switch up; the second,
+    # with the same seed (the same flows and hot set), is measured by the sink.
+    PPS=${BENCH_SHARE_PPS:-10000}
+    SECS=${BENCH_SHARE_SECONDS:-16}
+    ENTRIES=${BENCH_SHARE_ENTRIES:-4096}
+    THR=${BENCH_SHARE_THRESHOLD:-2}
+    FLOWS=${BENCH_SHARE_FLOWS:-1000000}
+    ORACLE=$("$OUT/switch_share" --oracle "$ENTRIES" --alpha 0.99 --flows "$FLOWS" | sed -n 's/^oracle_share: //p')
+    # The simulation at the rack's own parameters (rate, threshold, T_idle, devices),
+    # to set the rack's figure beside what the model predicts for it.
+    "$OUT/switch_share" --steady-only --sizes "$ENTRIES" --alphas 0.99 --flows "$FLOWS" \
+        --rate "$PPS" --threshold "$THR" --idle 5000 --devices 3 --warmup "$SECS" \
+        --measure "$SECS" > "$WORK/share-sim-rack.out" 2>&1
+    fig switch_share_sim_at_rack_vs_oracle \
+        "$(sed -n 's/^switch_share_vs_oracle: //p' "$WORK/share-sim-rack.out")"
+    rack share "$THR" "$ENTRIES" 0
+    if rack_up share; then
+        "$PLANEGEN" gen --to "$INGRESS" --flows "$FLOWS" --alpha 0.99 --seed 11 --rate "$PPS" \
+            --duration "$SECS" --sizes 64 --quiet > /dev/null 2>&1
+        "$PLANEGEN" sink --listen "$EGRESS" --idle 2 --json --quiet > "$WORK/share-sink.json" 2>&1 &
+        SINK=$!
+        sleep 0.2
+        "$PLANEGEN" gen --to "$INGRESS" --flows "$FLOWS" --alpha 0.99 --seed 11 --rate "$PPS" \
+            --duration "$SECS" --sizes 64 --quiet --json > "$WORK/share-gen.json" 2>/dev/null
+        wait "$SINK"
+        SHARE=$(jnum "$WORK/share-sink.json" switch_share)
+        fig switch_share_rack "$SHARE"
+        fig switch_share_rack_oracle "$ORACLE"
+        fig switch_share_rack_vs_oracle "$(ratio "$SHARE" "$ORACLE")"
+        fig switch_share_rack_resident "$(counter app.flowcheck.fm.occupancy)"
+    fi
+    stop_all
+fi
