@@ -22,7 +22,8 @@ if(TARGET flowcheck)
   #   promote   Zipf 0.99: the switch's share passes one half
   #   churn     the hot set moves: demotions hand counts back, share recovers
   #   failover  kill -9 of a NIC under traffic, replica takes over, restart
-  list(APPEND plane_rack_tests basic counters promote churn failover)
+  #   stall     a NIC stops for 300 ms: its partners' changes it missed are re-learned
+  list(APPEND plane_rack_tests basic counters promote churn failover stall)
 endif()
 foreach(t ${plane_rack_tests})
   add_test(NAME integration_${t} COMMAND rack_test ${t})

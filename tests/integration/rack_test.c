@@ -1968,6 +1968,109 @@ test_failover_body(struct rack *r, struct traffic *t)
     return 0;
 }
 
+/*
+ * After traffic stops, every device copy of each flow's packet counter is
+ * the same value, on at least two devices (its shard's primary and
+ * replica).  Polls (deadline 20 s) while re-learning and SYNC settle.
+ */
+static int
+check_copies_agree(struct rack *r, const struct traffic *t)
+{
+    struct app_objs objs;
+    if (app_objs_load(&objs) < 0)
+        return -1;
+    struct ctl c;
+    if (ctl_open(&c, r) < 0)
+        return -1;
+    uint32_t *flows = calloc(t->n_flows, sizeof(*flows));
+    size_t nf = 0;
+    for (uint32_t f = 0; f < t->n_flows; f++)
+        if (t->seq_next[f])
+            flows[nf++] = f;
+    uint64_t deadline = now_ms() + 20000;
+    int rc = -1;
+    size_t bad = 0, copies_min = 0;
+    while (rc < 0 && now_ms() < deadline) {
+        bad = 0;
+        copies_min = SIZE_MAX;
+        bool no_answer = false;
+        for (size_t at = 0; at < nf && !no_answer; at += 100) {
+            size_t k = nf - at < 100 ? nf - at : 100;
+            uint64_t v[N_PROCS][100];
+            bool found[N_PROCS][100];
+            for (int d = P_NIC0; d < N_PROCS && !no_answer; d++)
+                no_answer = read_reg(&c, proc_dev_id[d], (uint16_t)objs.pkts, objs.pkts_fields,
+                                     flows + at, k, v[d], found[d]) < 0;
+            for (size_t i = 0; i < k && !no_answer; i++) {
+                size_t copies = 0;
+                uint64_t first = 0;
+                bool differ = false;
+                for (int d = P_NIC0; d < N_PROCS; d++) {
+                    if (!found[d][i])
+                        continue;
+                    if (copies++ == 0)
+                        first = v[d][i];
+                    else if (v[d][i] != first)
+                        differ = true;
+                }
+                if (differ && bad++ < 3 && now_ms() + 1000 > deadline)
+                    say("flow %u: nic0 %" PRIu64 " nic1 %" PRIu64 " srv0 %" PRIu64, flows[at + i],
+                        v[P_NIC0][i], v[P_NIC1][i], v[P_SRV0][i]);
+                if (copies < copies_min)
+                    copies_min = copies;
+            }
+        }
+        if (no_answer) {
+            say("ENTRY_READ from a device failed");
+            break;
+        }
+        if (bad == 0 && copies_min >= 2)
+            rc = 0;
+        else
+            sinks_drain(r, (struct traffic *)t, 100);
+    }
+    say("device copies of %zu flows: %s (%zu differ, every flow on >= %zu devices)", nf,
+        rc == 0 ? "equal" : "NOT equal", bad, copies_min == SIZE_MAX ? 0 : copies_min);
+    free(flows);
+    ctl_close(&c);
+    return rc;
+}
+
+/*
+ * A NIC stalls (SIGSTOP) long enough for its copy partners to stop
+ * replicating to it and for the switch to fail its shard over, then runs
+ * on.  Its copies of the shards its partners served meanwhile missed those
+ * changes; once they replicate to it again it must re-learn them, so the
+ * device copies agree again after traffic stops.
+ */
+static int
+test_stall_body(struct rack *r, struct traffic *t)
+{
+    if (rack_start(r) < 0 || rack_wait_ready(r, t, ALL) < 0)
+        return -1;
+    struct seq_draw sd = {0, t->n_flows};
+    size_t missing = traffic_run(r, t, t->n_flows * 2, 50, draw_round_robin, &sd, 10000, ALL);
+    CHECK(missing == 0, "before the stall: %zu of %zu packets did not come out", missing,
+          t->n_sent);
+    say("SIGSTOP nic1 for 300 ms under traffic");
+    CHECK(kill(r->procs[P_NIC1].pid, SIGSTOP) == 0, "cannot stop nic1");
+    uint64_t until = now_ms() + 300;
+    while (now_ms() < until)
+        traffic_run(r, t, 50, 50, draw_round_robin, &sd, 20, ALL);
+    CHECK(kill(r->procs[P_NIC1].pid, SIGCONT) == 0, "cannot continue nic1");
+    /* Packets sent to nic1 before the switch noticed may be lost: wait for
+     * three batches in a row to come out whole. */
+    uint64_t deadline = now_ms() + 20000;
+    int clean = 0;
+    while (now_ms() < deadline && clean < 3)
+        clean = traffic_run(r, t, 100, 100, draw_round_robin, &sd, 1000, ALL) ? 0 : clean + 1;
+    CHECK(clean >= 3, "traffic did not come out whole within 20 s of the stall");
+    traffic_run(r, t, t->n_flows * 2, 50, draw_round_robin, &sd, 10000, ALL);
+    print_by("total", t->by_dev);
+    CHECK(check_copies_agree(r, t) == 0, "device copies differ after the stall");
+    return 0;
+}
+
 /* The harness on its own: ports, config, frames, Zipf, process control. */
 static int
 test_harness_body(struct rack *r, struct traffic *t)
@@ -2166,12 +2269,14 @@ main(int argc, char **argv)
             o.heartbeat_misses = 10;
             o.pop_ms = 5000;
             rc = run_test(name, test_churn_body, &o, 2000);
+        } else if (!strcmp(name, "stall")) {
+            rc = run_test(name, test_stall_body, &o, 400);
         } else if (!strcmp(name, "failover")) {
             o.nic_shards = true;
             o.fm_entries = 64;
             rc = run_test(name, test_failover_body, &o, 400);
         } else {
-            fprintf(stderr, "usage: %s [harness|basic|counters|promote|churn|failover]...\n", argv[0]);
+            fprintf(stderr, "usage: %s [harness|basic|counters|promote|churn|failover|stall]...\n", argv[0]);
             return 2;
         }
         if (rc == 0)
