@@ -28,45 +28,12 @@
 
 # scale_rack NAME K THRESHOLD FM_ENTRIES CAP: WORK/NAME.yaml, tor0 + nic0..nic(K-1).
 scale_rack() {
-    local devs="" i
-    for ((i = 0; i < $2; i++)); do
-        devs+="  - {id: $((i + 1)), name: nic$i, role: nic, address: \"127.0.0.1:$((BP + 1 + i))\", memory_mb: 4096, rate_pps: $5, cores: 8, features: [hash, timestamp]}"$'\n'
-    done
-    cat > "$WORK/$1.yaml" <<YAML
-version: 1
-rack: {name: bench, auth_key: 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f}
-timers:
-  sync_interval_ms: 100
-  flush_ms: 10
-  idle_ms: 5000
-  heartbeat_ms: 10
-  heartbeat_misses: 10
-  rpc_timeout_ms: 50
-  rpc_retries: 8
-  popularity_interval_ms: 100
-  popularity_threshold: $3
-switch:
-  id: 0
-  name: tor0
-  control: 127.0.0.1:$BP
-  ports:
-    - {id: 0, name: p0, listen: "127.0.0.1:$((BP + 10))", peer: "127.0.0.1:$((BP + 110))"}
-  capacities: {flow_entries: 65536, sram_kb: 16384, tcam_entries: 4096, hash_units: 8, alus: 16}
-  features: [recirculation, hash, multicast]
-  rate_pps: 0
-devices:
-$devs
-apps:
-  - id: 1
-    name: flowcheck
-    module: $BUILD/apps/flowcheck.so
-    traffic_class: {proto: udp}
-    flow_manager_entries: $4
-    objects:
-      mapping: {size: 262144}
-      pkts: {size: 262144}
-      per_src: {size: 262144}
-YAML
+    {
+        yaml_head "$3" 10
+        echo "devices:"
+        yaml_nics "$2" "$5"
+        yaml_flowcheck "$4"
+    } > "$WORK/$1.yaml"
     CFG=$WORK/$1.yaml
 }
 

@@ -30,41 +30,18 @@
 
 # pin_rack NAME PLACEMENT(packet|app): WORK/NAME.yaml, the front-end apps on tor0 + nic0..3.
 pin_rack() {
-    local vpn="" nat="" acl="" mon="" i devs=""
+    local vpn="" nat="" acl="" mon=""
     if [ "$2" = app ]; then
         vpn=$'\n    devices: [tor0, nic2]'
         mon=$'\n    devices: [tor0, nic3]'
         nat=$'\n    devices: [nic0]'
         acl=$'\n    devices: [nic1]'
     fi
-    for i in 0 1 2 3; do
-        devs+="  - {id: $((i + 1)), name: nic$i, role: nic, address: \"127.0.0.1:$((BP + 1 + i))\", memory_mb: 4096, rate_pps: $PIN_CAP, cores: 8, features: [hash, timestamp]}"$'\n'
-    done
-    cat > "$WORK/$1.yaml" <<YAML
-version: 1
-rack: {name: bench, auth_key: 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f}
-timers:
-  sync_interval_ms: 100
-  flush_ms: 10
-  idle_ms: 5000
-  heartbeat_ms: 10
-  heartbeat_misses: 10
-  rpc_timeout_ms: 50
-  rpc_retries: 8
-  popularity_interval_ms: 100
-  popularity_threshold: $PIN_THR
-switch:
-  id: 0
-  name: tor0
-  control: 127.0.0.1:$BP
-  ports:
-    - {id: 0, name: p0, listen: "127.0.0.1:$((BP + 10))", peer: "127.0.0.1:$((BP + 110))"}
-    - {id: 1, name: p1, listen: "127.0.0.1:$((BP + 11))", peer: "127.0.0.1:$((BP + 111))"}
-  capacities: {flow_entries: 65536, sram_kb: 16384, tcam_entries: 4096, hash_units: 8, alus: 16}
-  features: [recirculation, hash, multicast]
-  rate_pps: 0
-devices:
-$devs
+    {
+        yaml_head "$PIN_THR" 10 2
+        echo "devices:"
+        yaml_nics 4 "$PIN_CAP"
+        cat <<YAML
 apps:
   - id: 1
     name: vpngw
@@ -123,6 +100,7 @@ apps:
       cand: {size: 65536}
     params: {seed: "0x6d6f6e69746f7231", cand_min: "64", count: packets}
 YAML
+    } > "$WORK/$1.yaml"
     CFG=$WORK/$1.yaml
 }
 

@@ -45,10 +45,15 @@ ns_to_us() { awk -v v="${1:-}" 'BEGIN { if (v == "") print "n/a"; else printf "%
 ratio() { awk -v a="${1:-}" -v b="${2:-}" -v f="${3:-%.3f}" \
           'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf f "\n", a / b }'; }
 
-# rack NAME THRESHOLD FM_ENTRIES NIC_RATE: write WORK/NAME.yaml, a flowcheck rack
-# (tor0 with port p0; nic0, nic1 capped at NIC_RATE pps, 0 = no cap; srv0)
-rack() {
-    cat > "$WORK/$1.yaml" <<YAML
+# yaml_head THRESHOLD [HEARTBEAT_MISSES (3)] [PORTS (1)]: a bench rack's YAML up to its
+# devices: timers (popularity_threshold THRESHOLD) and the switch tor0 with PORTS ports
+# (port i listens on BP+10+i and sends egress to BP+110+i).
+yaml_head() {
+    local i ports=""
+    for ((i = 0; i < ${3:-1}; i++)); do
+        ports+="    - {id: $i, name: p$i, listen: \"127.0.0.1:$((BP + 10 + i))\", peer: \"127.0.0.1:$((BP + 110 + i))\"}"$'\n'
+    done
+    cat <<YAML
 version: 1
 rack: {name: bench, auth_key: 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f}
 timers:
@@ -56,35 +61,55 @@ timers:
   flush_ms: 10
   idle_ms: 5000
   heartbeat_ms: 10
-  heartbeat_misses: 3
+  heartbeat_misses: ${2:-3}
   rpc_timeout_ms: 50
   rpc_retries: 8
   popularity_interval_ms: 100
-  popularity_threshold: $2
+  popularity_threshold: $1
 switch:
   id: 0
   name: tor0
   control: 127.0.0.1:$BP
   ports:
-    - {id: 0, name: p0, listen: "127.0.0.1:$((BP + 10))", peer: "127.0.0.1:$((BP + 110))"}
+${ports%$'\n'}
   capacities: {flow_entries: 65536, sram_kb: 16384, tcam_entries: 4096, hash_units: 8, alus: 16}
   features: [recirculation, hash, multicast]
   rate_pps: 0
-devices:
-  - {id: 1, name: nic0, role: nic, address: "127.0.0.1:$((BP + 1))", memory_mb: 4096, rate_pps: $4, cores: 8, features: [hash, timestamp]}
-  - {id: 2, name: nic1, role: nic, address: "127.0.0.1:$((BP + 2))", memory_mb: 4096, rate_pps: $4, cores: 8, features: [hash, timestamp]}
-  - {id: 3, name: srv0, role: server, address: "127.0.0.1:$((BP + 3))", memory_mb: 65536, rate_pps: 0, cores: 16, features: [payload, float, crypto, regex, hash, timestamp]}
+YAML
+}
+# yaml_nics K RATE: device lines nic0..nic(K-1) (ids 1..K, ports BP+1..), RATE pps each
+yaml_nics() {
+    local i
+    for ((i = 0; i < $1; i++)); do
+        echo "  - {id: $((i + 1)), name: nic$i, role: nic, address: \"127.0.0.1:$((BP + 1 + i))\", memory_mb: 4096, rate_pps: $2, cores: 8, features: [hash, timestamp]}"
+    done
+}
+# yaml_flowcheck FM_ENTRIES: the flowcheck app (id 1, all UDP) as the rack's apps: list
+yaml_flowcheck() {
+    cat <<YAML
 apps:
   - id: 1
     name: flowcheck
     module: $BUILD/apps/flowcheck.so
     traffic_class: {proto: udp}
-    flow_manager_entries: $3
+    flow_manager_entries: $1
     objects:
       mapping: {size: 262144}
       pkts: {size: 262144}
       per_src: {size: 262144}
 YAML
+}
+
+# rack NAME THRESHOLD FM_ENTRIES NIC_RATE: write WORK/NAME.yaml, a flowcheck rack
+# (tor0 with port p0; nic0, nic1 capped at NIC_RATE pps, 0 = no cap; srv0)
+rack() {
+    {
+        yaml_head "$2"
+        echo "devices:"
+        yaml_nics 2 "$4"
+        echo "  - {id: 3, name: srv0, role: server, address: \"127.0.0.1:$((BP + 3))\", memory_mb: 65536, rate_pps: 0, cores: 16, features: [payload, float, crypto, regex, hash, timestamp]}"
+        yaml_flowcheck "$3"
+    } > "$WORK/$1.yaml"
     CFG=$WORK/$1.yaml
 }
 
