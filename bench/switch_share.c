@@ -38,8 +38,10 @@ PLANE_LOG_MODULE(switch_share);
  *             popularity_threshold); every interval each device runs
  *             plane_pop_tick() + plane_pop_report() for at most DEV_POP_MAX
  *             keys, as dev_pop_timer_cb() does;
- *   POP_REPORT the switch's sw_h_pop(): keys not resident are promoted with
- *             plane_update_promote() (the real two-phase engine, whose full
+ *   POP_REPORT the switch's sw_h_pop(): keys not resident that
+ *             plane_flowmgr_admits() (room, or hotter than the key a full
+ *             switch would evict) are promoted with plane_update_promote_est()
+ *             and their reported estimate (the real two-phase engine, whose full
  *             switch evicts plane_flowmgr_victim()'s victim; at most
  *             max_in_flight = 256 updates in flight, as switch.c leaves it);
  *   aging     sw_age_timer_cb(): plane_update_age() every idle_ms / 4 over a
@@ -321,7 +323,7 @@ struct sim {
     struct plane_pop_tracker *dev;
     struct plane_hasher hasher;     /* the flow manager's keyed hash, as the rack's */
     uint64_t now;
-    uint64_t promotes, refused, unmarks;
+    uint64_t promotes, refused, unmarks, cold;
 };
 
 /* The flow id flow_key() wrote into k. */
@@ -414,6 +416,8 @@ sim_init(struct sim *s, const struct opts *o, uint32_t entries)
     if (o->victim_samples) {
         plane_flowmgr_set_victim_samples(s->fm, o->victim_samples);
     }
+    /* switch.c sw_app_init(): estimates decay as the devices' sketches do. */
+    plane_flowmgr_set_epoch(s->fm, o->interval_ms * PLANE_NS_PER_MS);
     for (uint32_t i = 0; i < o->devices; i++) {
         /* device.c dev_load_apps(): defaults, the rack's interval and threshold. */
         struct plane_pop_params pp;
@@ -449,7 +453,11 @@ sim_report(struct sim *s)
             if (plane_flowmgr_contains(s->fm, &k)) {
                 continue;
             }
-            int rc = plane_update_promote(s->upd, &k, s->now);
+            if (!plane_flowmgr_admits(s->fm, items[i].count, s->now)) {
+                s->cold++;
+                continue;
+            }
+            int rc = plane_update_promote_est(s->upd, &k, items[i].count, s->now);
             if (rc == 0) {
                 s->promotes++;
             } else {
@@ -536,7 +544,7 @@ run_point(const struct opts *o, const struct zipf *z, uint32_t *perm, struct flo
     /* Churn starts with the window, so the first move is of a converged hot set. */
     uint64_t next_churn = UINT64_MAX;
     uint64_t next_report = t0 + report_ns, next_age = t0 + age_ns;
-    uint64_t pkts = 0, hits = 0, prom0 = 0, ref0 = 0;
+    uint64_t pkts = 0, hits = 0, prom0 = 0, ref0 = 0, cold0 = 0;
     bool in_window = false;
     double warm_s = 0;
 
@@ -582,6 +590,7 @@ run_point(const struct opts *o, const struct zipf *z, uint32_t *perm, struct flo
                 }
                 prom0 = s.promotes;
                 ref0 = s.refused;
+                cold0 = s.cold;
             }
             last_count = count;
             next_check = s.now + PLANE_NS_PER_SEC;
@@ -605,10 +614,14 @@ run_point(const struct opts *o, const struct zipf *z, uint32_t *perm, struct flo
     pt->promotes = s.promotes - prom0;
     pt->refused = s.refused - ref0;
     if (o->verbose) {
+        double win_s = (double) window_ns / 1e9;
         fprintf(stderr, "  N=%-6u %-6s share %.4f oracle %.4f ratio %.3f resident %u warm-up %.0f s"
-                " promotes %" PRIu64 " refused %" PRIu64 " unmarks %" PRIu64 "\n",
+                " promotes %" PRIu64 " (%.0f/s) refused %" PRIu64 " cold %" PRIu64
+                " unmarks %" PRIu64 "\n",
                 entries, churn ? "churn" : "steady", pt->share, pt->oracle, pt->ratio,
-                plane_flowmgr_count(s.fm), warm_s, pt->promotes, pt->refused, s.unmarks);
+                plane_flowmgr_count(s.fm), warm_s, pt->promotes,
+                win_s > 0 ? (double) pt->promotes / win_s : 0, pt->refused, s.cold - cold0,
+                s.unmarks);
     }
     sim_uninit(&s);
     return 0;
@@ -633,7 +646,7 @@ usage(FILE *f)
         "  --alphas A,B,..   Zipf exponents (0.9,0.95,0.99)\n"
         "  --devices N       external devices sharing the misses (3)\n"
         "  --interval MS     popularity_interval_ms (100)\n"
-        "  --threshold N     popularity_threshold (64)\n"
+        "  --threshold N     popularity_threshold (2, the daemons' default)\n"
         "  --idle MS         idle_ms, T_idle (1000)\n"
         "  --flush MS        flush_ms, T_flush (10)\n"
         "  --victim-samples K  plane_flowmgr_set_victim_samples (flowmgr default)\n"
@@ -699,7 +712,7 @@ main(int argc, char **argv)
 {
     struct opts o = {
         .flows = 1000000, .rate = 1e6, .warm_s = 2, .max_warm_s = 60, .measure_s = 1, .churn_s = 1.5,
-        .devices = 3, .interval_ms = 100, .threshold = 64, .idle_ms = 1000, .flush_ms = 10,
+        .devices = 3, .interval_ms = 100, .threshold = 2, .idle_ms = 1000, .flush_ms = 10,
         .seed = 1, .steady = true, .churn = true, .rereport = -1,
     };
     uint32_t oracle_n = 0;

@@ -1043,7 +1043,7 @@ static const struct cfg_field timer_fields[] = {
       .def = 8, .min = 0, .max = 1000 },
     T_(popularity_interval_ms, 100),
     { "popularity_threshold", CFG_U32, OFF(struct plane_config_timers, popularity_threshold),
-      .def = 64, .min = 1, .max = 1u << 30 },
+      .def = 2, .min = 1, .max = 1u << 30 },
 };
 #undef T_
 static const struct cfg_section timer_section = { SECTION_OF(timer_fields) };

@@ -33,9 +33,11 @@
  *     rpc_timeout_ms: 50                                           [1, 3600000]
  *     rpc_retries: 8                                               [0, 1000]
  *     popularity_interval_ms: 100                                  [1, 3600000]
- *     popularity_threshold: 64        a key whose packet count (halved every
+ *     popularity_threshold: 2         a key whose packet count (halved every
  *                                     popularity interval) reaches this is
- *                                     reported hot              [1, 2^30]
+ *                                     reported hot; the switch admits it
+ *                                     only when it beats the key it would
+ *                                     evict (flowmgr.h)         [1, 2^30]
  *   switch:                             required
  *     id: U16                           unique among switch and devices
  *     name: NAME

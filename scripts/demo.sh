@@ -53,7 +53,7 @@ done
 # switch line rate): a flow sending a few packets a second becomes hot.
 sed -e "s#module: ../../build/apps/#module: $BUILD/apps/#" \
     -e "s#popularity_interval_ms: 100 #popularity_interval_ms: 1000#" \
-    -e "s#popularity_threshold: 64 #popularity_threshold: 4 #" "$CFG" > "$WORK/rack.yaml"
+    -e "s#popularity_threshold: [0-9]* #popularity_threshold: 4 #" "$CFG" > "$WORK/rack.yaml"
 CFG=$WORK/rack.yaml
 
 start() {   # start NAME BINARY ARGS...: a daemon in the background, logging to WORK/NAME.log

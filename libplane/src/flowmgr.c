@@ -1,4 +1,4 @@
-/* The ExoPlane flow manager: bucketized open addressing over a dense entry array, sampled-GCLOCK victims, incremental aging. */
+/* The ExoPlane flow manager: bucketized open addressing over a dense entry array, sampled least-popular victims, admission control, incremental aging. */
 #include "flowmgr.h"
 
 #include <stdalign.h>
@@ -16,12 +16,10 @@ PLANE_LOG_MODULE(flowmgr);
 #define FM_SLOTS 8u
 #define FM_SLOTS_FULL ((1u << FM_SLOTS) - 1)
 #define FM_CACHE_LINE 64
-/*
- * Hit counts saturate here.  Only the coldest keys' counts need to be told
- * apart, and a low cap bounds how long a key that was hot keeps its count
- * once it is not: eight passes of the victim hand halve it to zero.
- */
-#define FM_HITS_MAX 255u
+/* An estimate older than this many epochs has been halved to zero. */
+#define FM_EST_EPOCHS 16u
+/* The default popularity interval: the daemons' popularity_interval_ms. */
+#define FM_DEFAULT_EPOCH_NS (100ull * 1000 * 1000)
 
 /*
  * One cache line of lookup metadata.  tag is the top 16 bits of the key's
@@ -42,7 +40,14 @@ struct fm_entry {
     struct plane_flow_key key;
     uint64_t last_hit;
     uint32_t pos;
-    uint32_t hits;              /* since insert (<= FM_HITS_MAX), halved as the victim hand passes */
+    /*
+     * The decayed popularity estimate, lazily: est hits (saturating at
+     * PLANE_FLOWMGR_EST_MAX) as of epoch est_epoch (mod 2^16); it is worth
+     * est >> (now's epoch - est_epoch) now.  Two uint16 keep the entry at
+     * its old size (the 4 bytes a hit count used).
+     */
+    uint16_t est;
+    uint16_t est_epoch;
 };
 
 struct plane_flowmgr {
@@ -55,6 +60,9 @@ struct plane_flowmgr {
     uint32_t victim_k;          /* entries plane_flowmgr_victim() examines */
     uint32_t hand;              /* victim sampling starts here */
     uint32_t age_cursor;        /* next bucket plane_flowmgr_age() scans */
+    uint64_t epoch_ns;          /* the estimates' halving period */
+    uint64_t epoch_start;       /* first ns of the epoch cur_epoch */
+    uint64_t cur_epoch;         /* the epoch of the latest time fm was given */
     struct plane_flowmgr_stats stats;
     struct plane_hasher hasher;
 };
@@ -85,6 +93,7 @@ plane_flowmgr_new(uint32_t capacity, const struct plane_hasher *hasher)
     fm->mask = n - 1;
     fm->capacity = capacity;
     fm->victim_k = PLANE_FLOWMGR_VICTIM_SAMPLES;
+    fm->epoch_ns = FM_DEFAULT_EPOCH_NS;
     fm->buckets = plane_aligned_alloc(FM_CACHE_LINE, (size_t) n * sizeof *fm->buckets);
     fm->entries = plane_calloc(capacity, sizeof *fm->entries);
     int err = hasher ? 0 : plane_hasher_init(&fm->hasher, NULL, 0);
@@ -128,6 +137,37 @@ static inline uint16_t
 fm_tag(uint64_t hash)
 {
     return (uint16_t) (hash >> 48);
+}
+
+/*
+ * Returns the epoch of now_ns and remembers it as fm's "now" (victim() has
+ * no clock).  The division runs once per epoch, not per packet: the cached
+ * epoch is reused while now_ns stays inside it.
+ */
+static inline uint16_t
+fm_epoch(struct plane_flowmgr *fm, uint64_t now_ns)
+{
+    if (now_ns - fm->epoch_start >= fm->epoch_ns) {
+        fm->cur_epoch = now_ns / fm->epoch_ns;
+        fm->epoch_start = fm->cur_epoch * fm->epoch_ns;
+    }
+    return (uint16_t) fm->cur_epoch;
+}
+
+/* The estimate of ent at epoch `epoch` (mod 2^16): halved once per epoch passed. */
+static inline uint32_t
+fm_decayed(const struct fm_entry *ent, uint16_t epoch)
+{
+    uint16_t d = (uint16_t) (epoch - ent->est_epoch);
+    return d >= FM_EST_EPOCHS ? 0 : (uint32_t) ent->est >> d;
+}
+
+/* Sets ent's estimate to est (saturated) as of epoch. */
+static inline void
+fm_set_est(struct fm_entry *ent, uint64_t est, uint16_t epoch)
+{
+    ent->est = (uint16_t) (est < PLANE_FLOWMGR_EST_MAX ? est : PLANE_FLOWMGR_EST_MAX);
+    ent->est_epoch = epoch;
 }
 
 void
@@ -187,10 +227,10 @@ plane_flowmgr_lookup_hashed(struct plane_flowmgr *fm, const struct plane_flow_ke
         return false;
     }
     PLANE_CTR_INC(&fm->stats, hits);
-    fm->entries[e].last_hit = now_ns;
-    if (fm->entries[e].hits < FM_HITS_MAX) {
-        fm->entries[e].hits++;
-    }
+    struct fm_entry *ent = &fm->entries[e];
+    uint16_t epoch = fm_epoch(fm, now_ns);
+    ent->last_hit = now_ns;
+    fm_set_est(ent, (uint64_t) fm_decayed(ent, epoch) + 1, epoch);
     return true;
 }
 
@@ -242,7 +282,7 @@ plane_flowmgr_insert(struct plane_flowmgr *fm, const struct plane_flow_key *key,
     bk->occupied |= (uint8_t) (1u << s);
     fm->entries[e].key = *key;
     fm->entries[e].last_hit = now_ns;
-    fm->entries[e].hits = 0;
+    fm_set_est(&fm->entries[e], 0, fm_epoch(fm, now_ns));
     fm->entries[e].pos = b * FM_SLOTS + s;
     PLANE_CTR_INC(&fm->stats, inserts);
     return 0;
@@ -316,42 +356,110 @@ plane_flowmgr_set_victim_samples(struct plane_flowmgr *fm, uint32_t k)
     fm->victim_k = k ? k : 1;
 }
 
+void
+plane_flowmgr_set_epoch(struct plane_flowmgr *fm, uint64_t epoch_ns)
+{
+    fm->epoch_ns = epoch_ns ? epoch_ns : FM_DEFAULT_EPOCH_NS;
+    /* Estimates stored under the old period decay under the new one;
+     * recompute the epoch at the next time fm is given. */
+    fm->epoch_start = 0;
+    fm->cur_epoch = 0;
+}
+
+int
+plane_flowmgr_set_estimate(struct plane_flowmgr *fm, const struct plane_flow_key *key,
+                           uint64_t estimate, uint64_t now_ns)
+{
+    uint32_t probes;
+    uint32_t e = fm_find(fm, key, plane_flowmgr_hash(fm, key), &probes);
+
+    if (e == UINT32_MAX) {
+        return PLANE_ENOENT;
+    }
+    fm_set_est(&fm->entries[e], estimate, fm_epoch(fm, now_ns));
+    return 0;
+}
+
+int
+plane_flowmgr_estimate(struct plane_flowmgr *fm, const struct plane_flow_key *key,
+                       uint64_t now_ns, uint64_t *estimate)
+{
+    uint32_t probes;
+    uint32_t e = fm_find(fm, key, plane_flowmgr_hash(fm, key), &probes);
+
+    if (e == UINT32_MAX) {
+        return PLANE_ENOENT;
+    }
+    *estimate = fm_decayed(&fm->entries[e], fm_epoch(fm, now_ns));
+    return 0;
+}
+
+/*
+ * The entry plane_flowmgr_victim() would pick now: of the k entries from the
+ * hand (wrapped), the lowest decayed estimate, the least recently hit among
+ * equals.  fm->count > 0.
+ */
+static uint32_t
+fm_sample_min(const struct plane_flowmgr *fm, uint32_t *k_out)
+{
+    uint32_t k = fm->victim_k < fm->count ? fm->victim_k : fm->count;
+    uint32_t hand = fm->hand < fm->count ? fm->hand : 0;
+    uint16_t epoch = (uint16_t) fm->cur_epoch;
+    uint32_t best = hand;
+    uint32_t best_est = fm_decayed(&fm->entries[hand], epoch);
+
+    for (uint32_t i = 1; i < k; i++) {
+        uint32_t e = hand + i;
+        if (e >= fm->count) {
+            e -= fm->count;
+        }
+        const struct fm_entry *x = &fm->entries[e];
+        uint32_t est = fm_decayed(x, epoch);
+        if (est < best_est || (est == best_est && x->last_hit < fm->entries[best].last_hit)) {
+            best = e;
+            best_est = est;
+        }
+    }
+    *k_out = k;
+    return best;
+}
+
+bool
+plane_flowmgr_admits(struct plane_flowmgr *fm, uint64_t estimate, uint64_t now_ns)
+{
+    if (fm->count < fm->capacity) {
+        return true;
+    }
+    fm_epoch(fm, now_ns);
+    uint32_t k;
+    uint64_t min = fm_decayed(&fm->entries[fm_sample_min(fm, &k)], (uint16_t) fm->cur_epoch);
+    /*
+     * A margin over the victim's estimate: two keys of the same rate have
+     * estimates that differ by noise, and swapping them back and forth would
+     * cost a demotion and a promotion (RPCs, T_flush) for nothing.
+     */
+    return estimate > min + min / 8 + 1;
+}
+
 int
 plane_flowmgr_victim(struct plane_flowmgr *fm, struct plane_flow_key *key)
 {
     if (fm->count == 0) {
         return PLANE_ENOENT;
     }
-    uint32_t k = fm->victim_k < fm->count ? fm->victim_k : fm->count;
     if (fm->hand >= fm->count) {
         fm->hand = 0;
     }
     /*
      * The window moves on by k each call, so repeated victims (one per
      * promotion of a full table) sweep the whole array rather than keep
-     * sampling the same neighbourhood.  Halving the counts the hand passed
-     * (GCLOCK's aging) makes a count weigh recent hits most: a key that was
-     * hot an hour ago does not stay resident on its history.
+     * sampling the same neighbourhood.  The estimates decay by themselves
+     * (halved every epoch), so a key that was hot an hour ago does not stay
+     * resident on its history.
      */
-    uint32_t best = fm->hand;
-    for (uint32_t i = 1; i < k; i++) {
-        uint32_t e = fm->hand + i;
-        if (e >= fm->count) {
-            e -= fm->count;
-        }
-        const struct fm_entry *x = &fm->entries[e], *b = &fm->entries[best];
-        if (x->hits < b->hits || (x->hits == b->hits && x->last_hit < b->last_hit)) {
-            best = e;
-        }
-    }
+    uint32_t k;
+    uint32_t best = fm_sample_min(fm, &k);
     *key = fm->entries[best].key;
-    for (uint32_t i = 0; i < k; i++) {
-        uint32_t e = fm->hand + i;
-        if (e >= fm->count) {
-            e -= fm->count;
-        }
-        fm->entries[e].hits >>= 1;
-    }
     fm->hand = (uint32_t) (((uint64_t) fm->hand + k) % fm->count);
     PLANE_CTR_INC(&fm->stats, victims);
     return 0;

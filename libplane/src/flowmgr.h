@@ -18,7 +18,8 @@ struct plane_hasher;
  * engine (update.h), which keeps Invariant 1: a key present here has its
  * entries in every app object.
  *
- * Layout.  Keys live in a dense array of entries (key + last-hit time);
+ * Layout.  Keys live in a dense array of entries (key, last-hit time,
+ * popularity estimate);
  * lookups go through a power-of-two array of 64-byte, cache-line aligned
  * buckets, each holding 8 slots of (16-bit hash tag, entry index).  The
  * bucket array is sized so that a full table is at most half loaded, so a
@@ -29,17 +30,31 @@ struct plane_hasher;
  * decrements the counters it incremented, so deleting never leaves
  * tombstones behind.  Nothing is allocated after plane_flowmgr_new().
  *
- * Victim selection (who to evict when full) is a sampled GCLOCK: each entry
- * counts its hits, and plane_flowmgr_victim() examines the next K entries of
- * the dense array from a rotating hand, returns the one with the fewest hits
- * (the least recently hit among equals, so equal counts make it LRU, as
- * redis approximates LRU for maxmemory) and halves the counts of all K, so
- * a count measures recent popularity.  Frequency rather than recency alone
- * matters when promotions are frequent (a low popularity threshold): a cold
- * key promoted a moment ago looks recently hit but has few hits, so it goes
- * before a hot key that merely missed the last few microseconds
- * (bench/switch_share.c: 0.91 -> 0.96 of the oracle's share at 1K entries).
- * That is O(K) per call, every entry is examined once every count/K calls.
+ * Popularity and admission (TinyLFU, Einziger et al. 2017).  Each entry
+ * keeps a decayed popularity estimate in the units of the external devices'
+ * count-min estimates (popularity.h): hits, halved every epoch (the
+ * popularity interval, plane_flowmgr_set_epoch()).  The decay is lazy: an
+ * entry stores its estimate and the epoch of its last update in 4 bytes
+ * (16-bit saturating count, epoch mod 2^16; 16 epochs or more decay it to
+ * 0), and a hit decays then increments it.  So the switch can compare a
+ * reported key's estimate with those of the keys it holds:
+ * plane_flowmgr_admits() lets a key in only when the table has room or the
+ * key is clearly more popular than the one that would be evicted for it.
+ * That makes a low hot threshold at the devices safe: a key that is merely
+ * warm is reported, but it does not push a hotter key out (each swap costs
+ * a demotion and a promotion, RPCs and T_flush).
+ *
+ * Victim selection (who to evict when full) is sampled: plane_flowmgr_victim()
+ * examines the next K entries of the dense array from a rotating hand and
+ * returns the one with the lowest decayed estimate (the least recently hit
+ * among equals, so equal estimates make it LRU, as redis approximates LRU
+ * for maxmemory).  Frequency rather than recency alone matters when
+ * promotions are frequent (a low popularity threshold): a cold key promoted
+ * a moment ago looks recently hit but has few hits, so it goes before a hot
+ * key that merely missed the last few microseconds.  A promoted key starts
+ * with the estimate it was admitted with (plane_flowmgr_set_estimate()),
+ * so it is not the next victim just because it has no hits yet.  O(K) per
+ * call; the hand sweeps the whole array once every count/K calls.
  *
  * Aging (the switch ASIC's idle timeout, T_idle in section 6) is an
  * incremental scan: each call walks a bounded number of buckets from a
@@ -68,6 +83,8 @@ struct plane_flowmgr_stats {
 
 /* Default number of entries plane_flowmgr_victim() examines. */
 #define PLANE_FLOWMGR_VICTIM_SAMPLES 8
+/* Popularity estimates saturate here (they are 16-bit). */
+#define PLANE_FLOWMGR_EST_MAX 65535u
 /* The largest capacity plane_flowmgr_new() accepts (a switch table is far smaller). */
 #define PLANE_FLOWMGR_MAX_CAPACITY (1u << 24)
 
@@ -104,7 +121,8 @@ void plane_flowmgr_prefetch(const struct plane_flowmgr *fm, uint64_t hash);
 
 /*
  * The per-packet lookup: returns true when key is present, and then records
- * now_ns as its last-hit time.  Counts lookups/hits/misses.
+ * now_ns as its last-hit time and adds the hit to its decayed estimate.
+ * Counts lookups/hits/misses.
  */
 bool plane_flowmgr_lookup(struct plane_flowmgr *fm,
                           const struct plane_flow_key *key, uint64_t now_ns);
@@ -119,8 +137,8 @@ bool plane_flowmgr_contains(const struct plane_flowmgr *fm,
                             const struct plane_flow_key *key);
 
 /*
- * Inserts key with last-hit time now_ns (a freshly promoted flow is "recently
- * hit", so it is not the next victim).  Returns 0, PLANE_EEXIST when key is
+ * Inserts key with last-hit time now_ns and estimate 0 (see
+ * plane_flowmgr_set_estimate()).  Returns 0, PLANE_EEXIST when key is
  * already present or PLANE_ENOSPC when fm holds `capacity` keys.
  */
 int plane_flowmgr_insert(struct plane_flowmgr *fm,
@@ -154,10 +172,41 @@ int plane_flowmgr_last_hit(const struct plane_flowmgr *fm,
 void plane_flowmgr_set_victim_samples(struct plane_flowmgr *fm, uint32_t k);
 
 /*
+ * Sets the estimates' halving period (the popularity interval the devices
+ * decay their count-min sketches with; 0: the default, 100 ms).  Call it
+ * before use: estimates already stored are read in the new period's epochs.
+ */
+void plane_flowmgr_set_epoch(struct plane_flowmgr *fm, uint64_t epoch_ns);
+
+/*
+ * Sets key's decayed estimate to `estimate` (saturated at
+ * PLANE_FLOWMGR_EST_MAX) as of now_ns.  The update engine calls it right
+ * after inserting a promoted key, with the estimate the key was admitted
+ * with.  Returns 0 or PLANE_ENOENT.
+ */
+int plane_flowmgr_set_estimate(struct plane_flowmgr *fm, const struct plane_flow_key *key,
+                               uint64_t estimate, uint64_t now_ns);
+
+/* Writes key's decayed estimate at now_ns to *estimate.  Returns 0 or PLANE_ENOENT. */
+int plane_flowmgr_estimate(struct plane_flowmgr *fm, const struct plane_flow_key *key,
+                           uint64_t now_ns, uint64_t *estimate);
+
+/*
+ * Admission control: should a key whose popularity estimate is `estimate`
+ * (a device's decayed count-min estimate) be promoted now?  True when fm
+ * has room; else true only when estimate > min + min/8 + 1, where min is the
+ * lowest decayed estimate of the K entries the next plane_flowmgr_victim()
+ * call examines (the key it would evict).  The margin keeps keys of equal
+ * rate from being swapped back and forth.  Does not move the hand.
+ */
+bool plane_flowmgr_admits(struct plane_flowmgr *fm, uint64_t estimate, uint64_t now_ns);
+
+/*
  * Proposes an eviction victim: of the next K entries from the rotating hand,
- * the one with the fewest hits, the least recently hit among equals; then
- * halves the hit counts of those K (see above).  Writes it to *key without
- * removing it.  Returns 0 or PLANE_ENOENT when fm is empty.
+ * the one with the lowest decayed estimate (as of the latest time fm was
+ * given: lookup, insert, admits, set_estimate), the least recently hit among
+ * equals; the hand then moves on by K.  Writes it to *key without removing
+ * it.  Returns 0 or PLANE_ENOENT when fm is empty.
  */
 int plane_flowmgr_victim(struct plane_flowmgr *fm, struct plane_flow_key *key);
 

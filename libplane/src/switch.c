@@ -1078,7 +1078,14 @@ sw_h_pop(void *arg, struct plane_rpc *rpc, const struct plane_rpc_req *req)
             PLANE_CTR_INC(&a->stats, pop_present);
             continue;
         }
-        int err = plane_update_promote(a->upd, &k, now);
+        /* Admission (flowmgr.h): a full switch takes a key only when it
+         * beats the one it would evict by a margin; the device reports it
+         * again while it stays hot. */
+        if (!plane_flowmgr_admits(a->fm, pop.items[i].count, now)) {
+            PLANE_CTR_INC(&a->stats, pop_cold);
+            continue;
+        }
+        int err = plane_update_promote_est(a->upd, &k, pop.items[i].count, now);
         if (err == 0) {
             PLANE_CTR_INC(&a->stats, pop_promotes);
         } else if (err == PLANE_EEXIST || err == PLANE_EALREADY) {
@@ -1354,6 +1361,10 @@ sw_app_init(struct plane_switch *sw, struct sw_app *a, const struct plane_config
                   cfg->flow_manager_entries);
         return PLANE_ENOMEM;
     }
+    /* Its estimates decay as the devices' count-min sketches do, so the
+     * counts they report compare with them (plane_flowmgr_admits()). */
+    plane_flowmgr_set_epoch(a->fm, (uint64_t) sw->cfg->timers.popularity_interval_ms
+                                   * PLANE_NS_PER_MS);
     if (plane_switch__sync_init(a)) {
         return PLANE_ENOMEM;
     }

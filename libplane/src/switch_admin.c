@@ -93,7 +93,9 @@ admin_update(struct plane_switch *sw, const struct plane_body_admin *b)
         if (plane_flowmgr_contains(a->fm, &masked)) {
             return PLANE_EEXIST;
         }
-        rc = plane_update_promote(a->upd, &masked, now);
+        /* An operator's promotion starts "protected" at the highest
+         * estimate: it decays to a victim's only after idle epochs. */
+        rc = plane_update_promote_est(a->upd, &masked, PLANE_FLOWMGR_EST_MAX, now);
     } else {
         rc = plane_update_demote(a->upd, &masked, now);
     }

@@ -83,6 +83,8 @@ struct sw_stats {
     X(pop_promotes)       /* promotions started for them */                    \
     X(pop_present)        /* already resident or being promoted */             \
     X(pop_refused)        /* engine busy or full: the key is reported again */ \
+    X(pop_cold)           /* not admitted: no hotter than the key a full       \
+                           * switch would evict (plane_flowmgr_admits()) */    \
     X(pop_bad_keys)       /* keys that are not a union key of the app */       \
     X(pop_not_here)       /* keys of an app the switch lacks features for */   \
     X(install_ok)         /* ENTRY_READs answered and installed */             \

@@ -34,6 +34,7 @@ struct upd {
     uint32_t next;              /* free list or queue link */
     uint32_t retries;
     uint8_t state;              /* enum upd_state */
+    uint16_t estimate;          /* promote: the fm estimate to start with */
 };
 
 /* A FIFO of slots linked through upd.next (each queue's deadlines are FIFO too). */
@@ -180,6 +181,7 @@ upd_alloc(struct plane_update *eng, const struct plane_flow_key *key, uint64_t h
     u->next = UPD_NIL;
     u->retries = 0;
     u->deadline = 0;
+    u->estimate = 0;
     index_add(eng, i);
     eng->stats.in_flight++;
     return u;
@@ -306,6 +308,11 @@ install_done(struct plane_update *eng, struct upd *u, int status, uint64_t now_n
          * owner broke that contract.
          */
         status = plane_flowmgr_insert(eng->fm, &u->key, now_ns);
+        if (status == 0 && u->estimate) {
+            /* The popularity it was admitted with: a key with no hits yet
+             * is not the next victim (flowmgr.h). */
+            (void) plane_flowmgr_set_estimate(eng->fm, &u->key, u->estimate, now_ns);
+        }
         if (status != 0) {
             PLANE_WARN_RL(&rl, "promotion: flow manager insert failed: %s",
                           plane_strerror(status));
@@ -422,6 +429,15 @@ int
 plane_update_promote(struct plane_update *eng, const struct plane_flow_key *key,
                      uint64_t now_ns)
 {
+    return plane_update_promote_est(eng, key, 0, now_ns);
+}
+
+int
+plane_update_promote_est(struct plane_update *eng, const struct plane_flow_key *key,
+                         uint64_t estimate, uint64_t now_ns)
+{
+    uint16_t est = (uint16_t) (estimate < PLANE_FLOWMGR_EST_MAX ? estimate
+                                                                : PLANE_FLOWMGR_EST_MAX);
     if (eng->cancelling) {
         return PLANE_ECANCELED;
     }
@@ -445,7 +461,7 @@ plane_update_promote(struct plane_update *eng, const struct plane_flow_key *key,
     if (resident(eng) + eng->n_waiting >= cap) {
         /*
          * Full.  Each waiting promotion needs one demotion in flight to free
-         * its slot; when none is spare, evict the least recently hit key.
+         * its slot; when none is spare, evict the least popular sampled key.
          */
         if (eng->n_demoting <= eng->n_waiting) {
             struct plane_flow_key victim;
@@ -457,12 +473,15 @@ plane_update_promote(struct plane_update *eng, const struct plane_flow_key *key,
             PLANE_CTR_INC(&eng->stats, evictions);
         }
         struct upd *u = upd_alloc(eng, key, hash);
+        u->estimate = est;
         u->state = UPD_WAIT_SLOT;
         eng->n_waiting++;
         queue_push(eng, &eng->waitq, upd_index(eng, u));
         return 0;
     }
-    start_install(eng, upd_alloc(eng, key, hash));
+    struct upd *u = upd_alloc(eng, key, hash);
+    u->estimate = est;
+    start_install(eng, u);
     return 0;
 }
 

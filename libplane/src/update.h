@@ -38,8 +38,8 @@ struct plane_flowmgr;
  * entries may sit in the app objects at once (the planner sizes objects and
  * flow manager together).  A flow occupies one of these "residency slots"
  * from the start of its install until its entries are removed, so a
- * promotion into a full switch first demotes a victim (the least recently
- * hit key, plane_flowmgr_victim()) and waits, in state WAIT_SLOT, until some
+ * promotion into a full switch first demotes a victim (the least popular
+ * sampled key, plane_flowmgr_victim()) and waits, in state WAIT_SLOT, until some
  * demotion has removed its entries (the paper's Fig. 9: evict, then insert).
  * The objects therefore never need room for more than `capacity` flows.
  *
@@ -166,6 +166,17 @@ void plane_update_delete(struct plane_update *eng);
  */
 int plane_update_promote(struct plane_update *eng, const struct plane_flow_key *key,
                          uint64_t now_ns);
+
+/*
+ * plane_update_promote() of a key whose popularity estimate is `estimate`
+ * (the count the device reported, in the flow manager's units; saturated at
+ * PLANE_FLOWMGR_EST_MAX): once inserted, the key starts with that decayed
+ * estimate (plane_flowmgr_set_estimate()), so it is not the next victim for
+ * having no hits yet.  plane_update_promote() is this with estimate 0.
+ * Same returns.
+ */
+int plane_update_promote_est(struct plane_update *eng, const struct plane_flow_key *key,
+                             uint64_t estimate, uint64_t now_ns);
 
 /*
  * Starts demoting key: removes it from the flow manager now; its entries go

@@ -190,15 +190,13 @@ cond_reads_above(void *arg)
 static bool
 cond_peer_down(void *arg)
 {
-    (void) arg;
-    return plane_device_stats(E.dev)->peer_down > 0;
+    return plane_device_stats(E.dev)->peer_down > *(uint64_t *) arg;
 }
 
 static bool
 cond_peer_up(void *arg)
 {
-    (void) arg;
-    return plane_device_stats(E.dev)->peer_up > 0;
+    return plane_device_stats(E.dev)->peer_up > *(uint64_t *) arg;
 }
 
 static bool
@@ -517,7 +515,8 @@ setup(void **state)
     fprintf(f,
             "version: 1\n"
             "rack: {name: t, auth_key: %s}\n"
-            "timers: {rpc_timeout_ms: 20, rpc_retries: 3, popularity_interval_ms: 250}\n"
+            "timers: {rpc_timeout_ms: 20, rpc_retries: 3, popularity_interval_ms: 250,\n"
+            "         popularity_threshold: 64}\n"
             "switch:\n"
             "  id: 0\n  name: sw\n  control: 127.0.0.1:%u\n"
             "  ports:\n    - {id: 3, name: p3, listen: \"127.0.0.1:0\"}\n"
@@ -810,7 +809,12 @@ test_device_end_to_end(void **state)
     resp_decode(PLANE_MSG_HEARTBEAT, &u);
     assert_int_equal(u.heartbeat.echo_ns, 12345);
 
-    /* 10. A silent replica: the packet is released after the RPC fails. */
+    /* 10. A silent replica: the packet is released after the RPC fails,
+     * and nic1 is marked down (it lacks that change: heartbeats now tell
+     * it so, and it re-learns once they say UP again), then up again as it
+     * answers heartbeats. */
+    uint64_t pd = plane_device_stats(E.dev)->peer_down;
+    uint64_t pu = plane_device_stats(E.dev)->peer_up;
     E.r_silent = true;
     flow_key(&flows[nf + 1], 500, 7);
     send_pkt(&flows[nf + 1], 1);
@@ -818,12 +822,16 @@ test_device_end_to_end(void **state)
     run_until(cond_replies, &want);
     assert_true(E.replies[want - 1].hdr.flags & PLANE_DATA_F_NEW_FLOW);
     assert_int_equal(plane_device_stats(E.dev)->replica_unacked, 1);
+    assert_int_equal(plane_device_stats(E.dev)->peer_down, pd + 1);
     E.r_silent = false;
+    run_until(cond_peer_up, &pu);
 
     /* 10b. nic1 stops answering heartbeats: nic0 stops replicating to it
      * (new flows leave at once), and resumes when it answers again. */
+    pd = plane_device_stats(E.dev)->peer_down;
+    pu = plane_device_stats(E.dev)->peer_up;
     E.r_hb_silent = true;
-    run_until(cond_peer_down, NULL);
+    run_until(cond_peer_down, &pd);
     uint64_t down0 = plane_device_stats(E.dev)->replica_down;
     for (uint32_t i = 700; plane_device_stats(E.dev)->replica_down == down0; i++) {
         struct plane_flow_key k;
@@ -836,7 +844,7 @@ test_device_end_to_end(void **state)
         }
     }
     E.r_hb_silent = false;
-    run_until(cond_peer_up, NULL);
+    run_until(cond_peer_up, &pu);
 
     /* 11. DEVMAP: nic1 down, so nic0 serves logical 1 alone (no replication). */
     assert_true(plane_placement_device_down(&E.pl, NIC1) > 0);

@@ -1,4 +1,4 @@
-/* Tests of the flow manager: capacity, exact match, sampled-LRU victims, incremental aging, a randomized model check. */
+/* Tests of the flow manager: capacity, exact match, least-popular victims, decayed estimates, admission, incremental aging, a randomized model check. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -219,8 +219,8 @@ test_victim_empty_and_exact_lru(void **state)
 }
 
 /*
- * GCLOCK: a cold key hit a moment ago goes before hot keys hit earlier, and
- * the hand's halving lets a key that turns hot outrank ones that cooled.
+ * Frequency: a cold key hit a moment ago goes before hot keys hit earlier,
+ * and a key that turns hot outranks ones with fewer hits.
  */
 static void
 test_victim_prefers_cold(void **state)
@@ -244,15 +244,188 @@ test_victim_prefers_cold(void **state)
     /* LRU would pick key 1 (hit first); key 0 has 1 hit to their 10. */
     assert_int_equal(plane_flowmgr_victim(fm, &v), 0);
     assert_memory_equal(&v, &cold, sizeof v);
-    /* The window covers every entry: all counts halved (0 and 5), same victim. */
+    /* Proposing a victim changes no estimate: same victim. */
     assert_int_equal(plane_flowmgr_victim(fm, &v), 0);
     assert_memory_equal(&v, &cold, sizeof v);
-    /* Key 0 turns hot (20 hits) while the others, at 2, stay cold. */
+    /* Key 0 turns hot (21 hits) while the others stay at 10. */
     for (int i = 0; i < 20; i++) {
         assert_true(plane_flowmgr_lookup(fm, &cold, t++));
     }
     assert_int_equal(plane_flowmgr_victim(fm, &v), 0);
     assert_memory_not_equal(&v, &cold, sizeof v);
+    plane_flowmgr_delete(fm);
+}
+
+#define EPOCH_NS 1000u
+
+/* Victim = the lowest decayed estimate among the samples, whatever the recency. */
+static void
+test_victim_lowest_estimate(void **state)
+{
+    enum { N = PLANE_FLOWMGR_VICTIM_SAMPLES };
+    struct plane_flowmgr *fm = new_fm(N);
+    struct plane_flow_key v;
+    uint64_t est;
+
+    (void) state;
+    plane_flowmgr_set_epoch(fm, EPOCH_NS);
+    for (uint32_t i = 0; i < N; i++) {
+        struct plane_flow_key k = mkkey(i);
+        assert_int_equal(plane_flowmgr_insert(fm, &k, 0), 0);
+        /* Key i gets estimate 10 + i, key 5 the lowest (3), hit last. */
+        assert_int_equal(plane_flowmgr_set_estimate(fm, &k, i == 5 ? 3 : 10 + i, 0), 0);
+    }
+    struct plane_flow_key k5 = mkkey(5);
+    assert_true(plane_flowmgr_lookup(fm, &k5, 10));
+    assert_int_equal(plane_flowmgr_estimate(fm, &k5, 10, &est), 0);
+    assert_int_equal(est, 4);
+    assert_int_equal(plane_flowmgr_victim(fm, &v), 0);
+    assert_memory_equal(&v, &k5, sizeof v);
+    /* Saturation. */
+    assert_int_equal(plane_flowmgr_set_estimate(fm, &k5, UINT64_MAX, 10), 0);
+    assert_int_equal(plane_flowmgr_estimate(fm, &k5, 10, &est), 0);
+    assert_int_equal(est, PLANE_FLOWMGR_EST_MAX);
+    assert_true(plane_flowmgr_lookup(fm, &k5, 11));
+    assert_int_equal(plane_flowmgr_estimate(fm, &k5, 11, &est), 0);
+    assert_int_equal(est, PLANE_FLOWMGR_EST_MAX);
+    /* Now key 0 (10) is the lowest. */
+    struct plane_flow_key k0 = mkkey(0);
+    assert_int_equal(plane_flowmgr_victim(fm, &v), 0);
+    assert_memory_equal(&v, &k0, sizeof v);
+    struct plane_flow_key absent = mkkey(1000);
+    assert_int_equal(plane_flowmgr_set_estimate(fm, &absent, 1, 0), PLANE_ENOENT);
+    assert_int_equal(plane_flowmgr_estimate(fm, &absent, 0, &est), PLANE_ENOENT);
+    plane_flowmgr_delete(fm);
+}
+
+/* Estimates halve once per epoch, lazily; 16 epochs or more decay them to 0. */
+static void
+test_estimate_decay(void **state)
+{
+    struct plane_flowmgr *fm = new_fm(4);
+    struct plane_flow_key a = mkkey(1), b = mkkey(2), v;
+    uint64_t est;
+
+    (void) state;
+    plane_flowmgr_set_epoch(fm, EPOCH_NS);
+    assert_int_equal(plane_flowmgr_insert(fm, &a, 0), 0);
+    assert_int_equal(plane_flowmgr_insert(fm, &b, 0), 0);
+    for (int i = 0; i < 40; i++) {
+        assert_true(plane_flowmgr_lookup(fm, &a, 100 + (uint64_t) i));
+    }
+    assert_int_equal(plane_flowmgr_estimate(fm, &a, 999, &est), 0);
+    assert_int_equal(est, 40);
+    assert_int_equal(plane_flowmgr_estimate(fm, &a, 1000, &est), 0);
+    assert_int_equal(est, 20);
+    assert_int_equal(plane_flowmgr_estimate(fm, &a, 3500, &est), 0);
+    assert_int_equal(est, 5);
+    /* A hit decays, then increments. */
+    assert_true(plane_flowmgr_lookup(fm, &a, 3500));
+    assert_int_equal(plane_flowmgr_estimate(fm, &a, 3500, &est), 0);
+    assert_int_equal(est, 6);
+    /* b: 3 hits now outrank a's 6 after a idles two epochs (6 -> 1). */
+    for (int i = 0; i < 3; i++) {
+        assert_true(plane_flowmgr_lookup(fm, &b, 5000));
+    }
+    assert_int_equal(plane_flowmgr_estimate(fm, &a, 5000, &est), 0);
+    assert_int_equal(est, 1);
+    assert_int_equal(plane_flowmgr_victim(fm, &v), 0);
+    assert_memory_equal(&v, &a, sizeof v);
+    /* A saturated estimate is gone after 16 epochs, and stays gone. */
+    assert_int_equal(plane_flowmgr_set_estimate(fm, &a, PLANE_FLOWMGR_EST_MAX, 5000), 0);
+    assert_int_equal(plane_flowmgr_estimate(fm, &a, 5000 + 15 * EPOCH_NS, &est), 0);
+    assert_int_equal(est, 1);
+    assert_int_equal(plane_flowmgr_estimate(fm, &a, 5000 + 16 * EPOCH_NS, &est), 0);
+    assert_int_equal(est, 0);
+    assert_int_equal(plane_flowmgr_estimate(fm, &a, 5000 + 1000 * EPOCH_NS, &est), 0);
+    assert_int_equal(est, 0);
+    /* The default epoch is 100 ms. */
+    plane_flowmgr_set_epoch(fm, 0);
+    assert_int_equal(plane_flowmgr_set_estimate(fm, &a, 8, 0), 0);
+    assert_int_equal(plane_flowmgr_estimate(fm, &a, 99999999, &est), 0);
+    assert_int_equal(est, 8);
+    assert_int_equal(plane_flowmgr_estimate(fm, &a, 100000000, &est), 0);
+    assert_int_equal(est, 4);
+    plane_flowmgr_delete(fm);
+}
+
+/* Admission: room admits anything; a full table wants min + min/8 + 1 beaten. */
+static void
+test_admits(void **state)
+{
+    enum { N = 2 * PLANE_FLOWMGR_VICTIM_SAMPLES };
+    struct plane_flowmgr *fm = new_fm(N);
+    struct plane_flow_key v;
+
+    (void) state;
+    plane_flowmgr_set_epoch(fm, EPOCH_NS);
+    assert_true(plane_flowmgr_admits(fm, 0, 0));
+    for (uint32_t i = 0; i < N; i++) {
+        struct plane_flow_key k = mkkey(i);
+        assert_true(plane_flowmgr_admits(fm, 0, 0));
+        assert_int_equal(plane_flowmgr_insert(fm, &k, 0), 0);
+        /* The first window (entries 0..7) has min 16 at key 3; the second
+         * (8..15) min 100. */
+        uint64_t e = i < N / 2 ? (i == 3 ? 16 : 50) : 100 + i;
+        assert_int_equal(plane_flowmgr_set_estimate(fm, &k, e, 0), 0);
+    }
+    /* Full: 16 + 2 + 1 = 19 is not enough, 20 is. */
+    assert_false(plane_flowmgr_admits(fm, 0, 0));
+    assert_false(plane_flowmgr_admits(fm, 16, 0));
+    assert_false(plane_flowmgr_admits(fm, 19, 0));
+    assert_true(plane_flowmgr_admits(fm, 20, 0));
+    /* admits() does not move the hand: the victim is the key it compared with. */
+    assert_false(plane_flowmgr_admits(fm, 19, 0));
+    struct plane_flow_key k3 = mkkey(3);
+    assert_int_equal(plane_flowmgr_victim(fm, &v), 0);
+    assert_memory_equal(&v, &k3, sizeof v);
+    /* The hand moved to the second window: min 108, needs > 108 + 13 + 1. */
+    assert_false(plane_flowmgr_admits(fm, 50, 0));
+    assert_false(plane_flowmgr_admits(fm, 122, 0));
+    assert_true(plane_flowmgr_admits(fm, 123, 0));
+    /* Decay: two epochs later the min is 27, 27 + 3 + 1 = 31. */
+    assert_false(plane_flowmgr_admits(fm, 31, 2 * EPOCH_NS));
+    assert_true(plane_flowmgr_admits(fm, 32, 2 * EPOCH_NS));
+    /* A min of 0 still wants 2 (equal keys are not swapped). */
+    assert_false(plane_flowmgr_admits(fm, 1, 100 * EPOCH_NS));
+    assert_true(plane_flowmgr_admits(fm, 2, 100 * EPOCH_NS));
+    /* Room again after a remove. */
+    assert_int_equal(plane_flowmgr_remove(fm, &k3), 0);
+    assert_true(plane_flowmgr_admits(fm, 0, 100 * EPOCH_NS));
+    plane_flowmgr_delete(fm);
+}
+
+/*
+ * A new entry given the estimate it was admitted with is not the next victim
+ * for lack of hits, while one inserted bare (estimate 0) is.
+ */
+static void
+test_set_estimate_protects_new(void **state)
+{
+    enum { N = PLANE_FLOWMGR_VICTIM_SAMPLES };
+    struct plane_flowmgr *fm = new_fm(N);
+    struct plane_flow_key v;
+
+    (void) state;
+    plane_flowmgr_set_epoch(fm, EPOCH_NS);
+    for (uint32_t i = 0; i < N - 1; i++) {
+        struct plane_flow_key k = mkkey(i);
+        assert_int_equal(plane_flowmgr_insert(fm, &k, 0), 0);
+        for (int h = 0; h < 8; h++) {
+            assert_true(plane_flowmgr_lookup(fm, &k, 10));
+        }
+    }
+    struct plane_flow_key fresh = mkkey(100);
+    assert_true(plane_flowmgr_admits(fm, 30, 20));
+    assert_int_equal(plane_flowmgr_insert(fm, &fresh, 20), 0);
+    /* Bare, it would go first (estimate 0 vs 8). */
+    assert_int_equal(plane_flowmgr_victim(fm, &v), 0);
+    assert_memory_equal(&v, &fresh, sizeof v);
+    assert_int_equal(plane_flowmgr_set_estimate(fm, &fresh, 30, 20), 0);
+    for (int round = 0; round < 4; round++) {
+        assert_int_equal(plane_flowmgr_victim(fm, &v), 0);
+        assert_memory_not_equal(&v, &fresh, sizeof v);
+    }
     plane_flowmgr_delete(fm);
 }
 
@@ -511,6 +684,10 @@ main(void)
         cmocka_unit_test(test_victim_empty_and_exact_lru),
         cmocka_unit_test(test_victim_prefers_idle),
         cmocka_unit_test(test_victim_prefers_cold),
+        cmocka_unit_test(test_victim_lowest_estimate),
+        cmocka_unit_test(test_estimate_decay),
+        cmocka_unit_test(test_admits),
+        cmocka_unit_test(test_set_estimate_protects_new),
         cmocka_unit_test(test_age),
         cmocka_unit_test(test_random_vs_model),
     };

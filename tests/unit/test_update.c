@@ -229,6 +229,42 @@ test_install_failure_aborts(void **state)
     fixture_uninit(&f);
 }
 
+/*
+ * plane_update_promote_est(): the promoted key starts with the estimate it
+ * was admitted with (saturated), whether installed at once or after waiting
+ * for a slot; plane_update_promote() starts it at 0.
+ */
+static void
+test_promote_est_sets_estimate(void **state)
+{
+    struct fixture f;
+    struct plane_flow_key a = mkkey(1), b = mkkey(2), c = mkkey(3);
+    uint64_t est;
+
+    (void) state;
+    fixture_init(&f, 2, 8, 0);
+    assert_int_equal(plane_update_promote_est(f.eng, &a, 40, 0), 0);
+    assert_int_equal(plane_update_promote(f.eng, &b, 0), 0);
+    assert_int_equal(plane_update_done(f.eng, f.rec.install_ticket[1], 0, 10), 0);
+    assert_int_equal(plane_update_done(f.eng, f.rec.install_ticket[2], 0, 10), 0);
+    assert_int_equal(plane_flowmgr_estimate(f.fm, &a, 10, &est), 0);
+    assert_int_equal(est, 40);
+    assert_int_equal(plane_flowmgr_estimate(f.fm, &b, 10, &est), 0);
+    assert_int_equal(est, 0);
+    /* Full: c evicts b (estimate 0, though hit later than a was installed)
+     * and waits for its slot. */
+    assert_true(plane_flowmgr_lookup(f.fm, &b, 50));
+    assert_int_equal(plane_update_promote_est(f.eng, &c, UINT64_MAX, 100), 0);
+    assert_false(plane_flowmgr_contains(f.fm, &b));
+    assert_true(plane_flowmgr_contains(f.fm, &a));
+    plane_update_tick(f.eng, 100 + T_FLUSH);
+    assert_int_equal(plane_update_done(f.eng, f.rec.collect_ticket[2], 0, 1200), 0);
+    assert_int_equal(plane_update_done(f.eng, f.rec.install_ticket[3], 0, 1300), 0);
+    assert_int_equal(plane_flowmgr_estimate(f.fm, &c, 1300, &est), 0);
+    assert_int_equal(est, PLANE_FLOWMGR_EST_MAX);
+    fixture_uninit(&f);
+}
+
 static void
 test_full_evicts_least_recently_hit(void **state)
 {
@@ -790,6 +826,7 @@ main(void)
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_install_failure_aborts),
         cmocka_unit_test(test_full_evicts_least_recently_hit),
+        cmocka_unit_test(test_promote_est_sets_estimate),
         cmocka_unit_test(test_collect_retry_and_loss),
         cmocka_unit_test(test_in_flight_limit_and_cancel),
         cmocka_unit_test(test_age_demotes_idle),
