@@ -88,7 +88,7 @@ dev_hello_body(struct plane_device *dev, struct plane_body_hello *h, uint16_t *p
 static void dev_resync_next(struct plane_device *dev);
 
 static void
-dev_resync_add(struct plane_device *dev, uint16_t logical, uint16_t peer)
+dev_resync_add(struct plane_device *dev, uint16_t logical, uint16_t peer, bool gap)
 {
     if (peer == PLANE_DEV_NONE || peer == dev->self->id || !dev->rs_jobs) {
         return;
@@ -104,7 +104,8 @@ dev_resync_add(struct plane_device *dev, uint16_t logical, uint16_t peer)
         PLANE_WARN("resync queue full: logical %u not re-learned", logical);
         return;
     }
-    dev->rs_jobs[dev->rs_tail] = (struct dev_rs_job) { .logical = logical, .peer = peer };
+    dev->rs_jobs[dev->rs_tail] = (struct dev_rs_job) { .logical = logical, .peer = peer,
+                                                        .gap = gap };
     dev->rs_tail = next;
     PLANE_CTR_INC(&dev->stats, resync_jobs);
     if (!dev->rs_active) {
@@ -173,6 +174,16 @@ dev_resync_next(struct plane_device *dev)
 {
     while (dev->rs_head != dev->rs_tail && !dev->closing) {
         const struct dev_rs_job *job = &dev->rs_jobs[dev->rs_head];
+        if (job->gap && plane_placement_serving(&dev->pl, job->logical) != job->peer) {
+            /* Failed over to us (or back) meanwhile: our values are the
+             * newest now, and a page read over there must not overwrite them. */
+            PLANE_INFO("logical %u no longer served by device %u: not re-learned",
+                       job->logical, job->peer);
+            dev->rs_head = (dev->rs_head + 1) % dev->rs_cap;
+            dev->rs_app = 0;
+            dev->rs_has_cursor = false;
+            continue;
+        }
         while (dev->rs_app < dev->n_apps && !dev->apps[dev->rs_app].inst) {
             dev->rs_app++;
         }
@@ -227,9 +238,9 @@ plane_device__resync_all(struct plane_device *dev)
             continue;
         }
         if (lg->primary == dev->self->id) {
-            dev_resync_add(dev, (uint16_t) l, lg->replica);
+            dev_resync_add(dev, (uint16_t) l, lg->replica, false);
         } else if (lg->replica == dev->self->id) {
-            dev_resync_add(dev, (uint16_t) l, lg->primary);
+            dev_resync_add(dev, (uint16_t) l, lg->primary, false);
         }
     }
 }
@@ -276,9 +287,11 @@ dev_peer_told(struct plane_device *dev, uint16_t id, uint8_t state)
     for (uint32_t l = 0; l < dev->pl.n_logical; l++) {
         const struct plane_placement_logical *lg = plane_placement_get_logical(&dev->pl,
                                                                                (uint16_t) l);
-        if (lg && (lg->primary == dev->self->id || lg->replica == dev->self->id)
+        /* As the replica only: where we are the primary and it serves, the
+         * switch failed us over, and its RECOVERING map makes us catch up. */
+        if (lg && lg->replica == dev->self->id && lg->primary == id
             && plane_placement_serving(&dev->pl, (uint16_t) l) == id) {
-            dev_resync_add(dev, (uint16_t) l, id);
+            dev_resync_add(dev, (uint16_t) l, id, true);
             n++;
         }
     }
@@ -892,7 +905,7 @@ h_devmap(struct plane_device *dev, struct plane_rpc *rpc, const struct plane_rpc
             const struct plane_placement_logical *lg =
                 plane_placement_get_logical(&dev->pl, (uint16_t) l);
             if (lg && lg->state == PLANE_DEVMAP_RECOVERING && lg->primary == dev->self->id) {
-                dev_resync_add(dev, (uint16_t) l, lg->replica);
+                dev_resync_add(dev, (uint16_t) l, lg->replica, false);
             }
         }
     } else if (rc == PLANE_EALREADY) {

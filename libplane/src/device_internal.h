@@ -58,6 +58,7 @@ struct dev_peer {
 struct dev_rs_job {
     uint16_t logical;
     uint16_t peer;
+    bool gap;                 /* after a replication gap: only while peer serves it */
 };
 
 /* One app of the config on this device. */
