@@ -1,7 +1,8 @@
 # Integration tests of the example apps on the local rack: each app's output
 # equals one unlimited copy's (tests/integration/app_rack_test.c).
 set(plane_app_rack_apps nat firewall acl tcpretx vpngw monitor snat synproxy netcache)
-add_executable(app_rack_test ${CMAKE_CURRENT_LIST_DIR}/integration/app_rack_test.c)
+add_executable(app_rack_test ${CMAKE_CURRENT_LIST_DIR}/integration/app_rack_test.c
+  ${CMAKE_CURRENT_LIST_DIR}/integration/harness.c)
 target_link_libraries(app_rack_test PRIVATE plane::plane plane_internal m ${CMAKE_DL_LIBS})
 # The reference instance dlopens the app module, whose plane_ctx_* (and the
 # sanitizer runtime) resolve from the executable.

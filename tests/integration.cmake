@@ -1,5 +1,5 @@
 # Integration tests: the real switchd, nicd and serverd on 127.0.0.1 running flowcheck.
-add_executable(rack_test integration/rack_test.c)
+add_executable(rack_test integration/rack_test.c integration/harness.c)
 target_link_libraries(rack_test PRIVATE plane::plane plane_internal m ${CMAKE_DL_LIBS})
 # flowcheck is dlopened to read its object table; its plane_ctx_* (and the
 # sanitizer runtime) resolve from the executable.

@@ -109,6 +109,8 @@
 #include "common/udp.h"
 #include "common/wire.h"
 #include "common/wire_body.h"
+#include "common/fault.h"
+#include "harness.h"
 #include "netcache_proto.h"
 
 #ifndef PLANE_SWITCHD
@@ -147,62 +149,7 @@ static const char rack_key_hex[] =
 
 /* ---- small helpers ---- */
 
-static uint64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-say(const char *fmt, ...)
-{
-    static uint64_t t0;
-    if (!t0)
-        t0 = now_ms();
-    va_list ap;
-    va_start(ap, fmt);
-    printf("app_rack_test: [%5.1f s] ", (double)(now_ms() - t0) / 1000.0);
-    vprintf(fmt, ap);
-    printf("\n");
-    fflush(stdout);
-    va_end(ap);
-}
-
-#define CHECK(cond, ...)                                                       \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            say("FAILED %s:%d: %s", __FILE__, __LINE__, #cond);                \
-            say(__VA_ARGS__);                                                  \
-            return -1;                                                         \
-        }                                                                      \
-    } while (0)
-
-static const char *
-env_or(const char *name, const char *dflt)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : dflt;
-}
-
-static void
-sleep_ms(unsigned ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static uint64_t
-get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
+#define CHECK IT_CHECK
 
 /* A register word as merges use it (native byte order). */
 static uint64_t
@@ -213,111 +160,7 @@ get_ne64(const uint8_t *p)
     return v;
 }
 
-static void
-put_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-/* splitmix64: seeds and draws (the sequence only has to be replayable). */
-static uint64_t
-prng_next(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* Zipf(s) over ranks 0..n-1 by inverse CDF. */
-struct zipf {
-    uint32_t n;
-    double *cdf;
-};
-
-static int
-zipf_init(struct zipf *z, uint32_t n, double s)
-{
-    z->n = n;
-    z->cdf = calloc(n, sizeof(*z->cdf));
-    if (!z->cdf)
-        return -1;
-    double sum = 0;
-    for (uint32_t i = 0; i < n; i++)
-        z->cdf[i] = (sum += pow((double)(i + 1), -s));
-    for (uint32_t i = 0; i < n; i++)
-        z->cdf[i] /= sum;
-    return 0;
-}
-
-static uint32_t
-zipf_draw(const struct zipf *z, uint64_t *rng)
-{
-    double u = (double)(prng_next(rng) >> 11) * (1.0 / 9007199254740992.0);
-    uint32_t lo = 0, hi = z->n - 1;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (z->cdf[mid] < u)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 /* ---- sockets ---- */
-
-static void
-sa_local(struct sockaddr_in *sa, uint16_t port)
-{
-    memset(sa, 0, sizeof(*sa));
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons(port);
-    sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-}
-
-/* A nonblocking UDP socket on 127.0.0.1:0 with big buffers; stores its port. */
-static int
-sock_open(uint16_t *port)
-{
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0)
-        return -1;
-    int big = 32 << 20;
-    (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
-    (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
-    (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
-    struct sockaddr_in sa;
-    sa_local(&sa, 0);
-    socklen_t len = sizeof(sa);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-        getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
-        close(fd);
-        return -1;
-    }
-    *port = ntohs(sa.sin_port);
-    return fd;
-}
-
-/* A port free a moment ago that this process never handed out before. */
-static uint16_t
-free_port(void)
-{
-    static uint8_t given[65536 / 8];
-    for (int tries = 0; tries < 100; tries++) {
-        uint16_t port = 0;
-        int fd = sock_open(&port);
-        if (fd < 0)
-            return 0;
-        close(fd);
-        if (!(given[port / 8] & (1u << (port % 8)))) {
-            given[port / 8] |= (uint8_t)(1u << (port % 8));
-            return port;
-        }
-    }
-    return 0;
-}
 
 /* ---- the rack ---- */
 
@@ -346,10 +189,10 @@ write_app_entry(FILE *f, const struct rack *r)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/%s/%s.yaml",
-             env_or("PLANE_EXAMPLES_DIR", PLANE_EXAMPLES_DIR), r->app, r->app);
+             it_env_or("PLANE_EXAMPLES_DIR", PLANE_EXAMPLES_DIR), r->app, r->app);
     FILE *in = fopen(path, "r");
     if (!in) {
-        say("cannot read %s: %s", path, strerror(errno));
+        it_say("cannot read %s: %s", path, strerror(errno));
         return -1;
     }
     char line[1024];
@@ -359,7 +202,7 @@ write_app_entry(FILE *f, const struct rack *r)
         if (*s == '#' || *s == '\n' || !strncmp(line, "apps:", 5))
             continue;
         if (!strncmp(s, "module:", 7))
-            fprintf(f, "    module: %s/%s.so\n", env_or("PLANE_APP_DIR", PLANE_APP_DIR),
+            fprintf(f, "    module: %s/%s.so\n", it_env_or("PLANE_APP_DIR", PLANE_APP_DIR),
                     r->app);
         else if (!strncmp(s, "flow_manager_entries:", 21))
             fprintf(f, "    flow_manager_entries: %u\n", FM_ENTRIES);
@@ -425,9 +268,9 @@ rack_init(struct rack *r, const char *app)
     memset(r, 0, sizeof(*r));
     r->app = app;
     r->sink[0] = r->sink[1] = r->tx = -1;
-    snprintf(r->dir, sizeof(r->dir), "%s/plane-apprack-XXXXXX", env_or("TMPDIR", "/tmp"));
+    snprintf(r->dir, sizeof(r->dir), "%s/plane-apprack-XXXXXX", it_env_or("TMPDIR", "/tmp"));
     if (!mkdtemp(r->dir)) {
-        say("mkdtemp %s: %s", r->dir, strerror(errno));
+        it_say("mkdtemp %s: %s", r->dir, strerror(errno));
         return -1;
     }
     snprintf(r->yaml, sizeof(r->yaml), "%s/rack.yaml", r->dir);
@@ -435,26 +278,26 @@ rack_init(struct rack *r, const char *app)
         snprintf(r->log[i], sizeof(r->log[i]), "%s/%s.log", r->dir, proc_name[i]);
     uint16_t tx_port;
     for (int i = 0; i < 2; i++)
-        if ((r->sink[i] = sock_open(&r->sink_port[i])) < 0)
+        if ((r->sink[i] = it_udp_open(0, &r->sink_port[i], 32 << 20, true)) < 0)
             return -1;
-    if ((r->tx = sock_open(&tx_port)) < 0)
+    if ((r->tx = it_udp_open(0, &tx_port, 32 << 20, true)) < 0)
         return -1;
     for (int i = 0; i < N_PROCS; i++)
-        if (!(r->port[i] = free_port()))
+        if (!(r->port[i] = it_free_port()))
             return -1;
-    if (!(r->listen[0] = free_port()) || !(r->listen[1] = free_port()))
+    if (!(r->listen[0] = it_free_port()) || !(r->listen[1] = it_free_port()))
         return -1;
     if (rack_write_yaml(r) < 0) {
-        say("cannot write %s", r->yaml);
+        it_say("cannot write %s", r->yaml);
         return -1;
     }
     char err[512];
     if (plane_config_load_file(r->yaml, &r->cfg, err, sizeof(err)) < 0) {
-        say("rack.yaml does not load: %s", err);
+        it_say("rack.yaml does not load: %s", err);
         return -1;
     }
     r->app_id = r->cfg->apps[0].id;
-    say("rack for %s in %s", app, r->dir);
+    it_say("rack for %s in %s", app, r->dir);
     return 0;
 }
 
@@ -462,11 +305,11 @@ static int
 proc_start(struct rack *r, int i)
 {
     static const char *const ids[N_PROCS] = {NULL, "nic0", "nic1", "srv0"};
-    const char *exe = i == P_SWITCH ? env_or("PLANE_SWITCHD", PLANE_SWITCHD)
-                      : i == P_SRV0 ? env_or("PLANE_SERVERD", PLANE_SERVERD)
-                                    : env_or("PLANE_NICD", PLANE_NICD);
+    const char *exe = i == P_SWITCH ? it_env_or("PLANE_SWITCHD", PLANE_SWITCHD)
+                      : i == P_SRV0 ? it_env_or("PLANE_SERVERD", PLANE_SERVERD)
+                                    : it_env_or("PLANE_NICD", PLANE_NICD);
     const char *argv[] = {exe, "--config", r->yaml, "--log-level",
-                          env_or("PLANE_IT_LOG_LEVEL", "info"),
+                          it_env_or("PLANE_IT_LOG_LEVEL", "info"),
                           ids[i] ? "--id" : NULL, ids[i], NULL};
     fflush(stdout);
     pid_t pid = fork();
@@ -495,7 +338,7 @@ proc_alive(struct rack *r, int i)
         return false;
     if (waitpid(r->pid[i], &st, WNOHANG) == 0)
         return true;
-    say("%s exited (%s %d)", proc_name[i], WIFSIGNALED(st) ? "signal" : "status",
+    it_say("%s exited (%s %d)", proc_name[i], WIFSIGNALED(st) ? "signal" : "status",
         WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
     r->pid[i] = 0;
     return false;
@@ -509,16 +352,16 @@ proc_stop(struct rack *r, int i, int sig)
     if (!r->pid[i])
         return true;
     kill(r->pid[i], sig);
-    uint64_t until = now_ms() + 20000;
+    uint64_t until = it_now_ms() + 20000;
     int st = 0;
     while (waitpid(r->pid[i], &st, WNOHANG) != r->pid[i]) {
-        if (now_ms() > until) {
+        if (it_now_ms() > until) {
             kill(r->pid[i], SIGKILL);
             waitpid(r->pid[i], &st, 0);
             r->pid[i] = 0;
             return false;
         }
-        sleep_ms(5);
+        it_sleep_ms(5);
     }
     r->pid[i] = 0;
     return sig == SIGKILL ? WIFSIGNALED(st) : WIFEXITED(st) && WEXITSTATUS(st) == 0;
@@ -554,7 +397,7 @@ rack_fini(struct rack *r, bool failed)
     bool clean = true;
     for (int i = N_PROCS - 1; i >= 0; i--)
         if (!proc_stop(r, i, SIGTERM)) {
-            say("%s did not stop cleanly on SIGTERM", proc_name[i]);
+            it_say("%s did not stop cleanly on SIGTERM", proc_name[i]);
             clean = false;
         }
     for (int i = 0; i < 2; i++)
@@ -566,7 +409,7 @@ rack_fini(struct rack *r, bool failed)
     if (failed || !clean) {
         for (int i = 0; i < N_PROCS; i++)
             print_log(r->log[i]);
-        say("rack left in %s", r->dir);
+        it_say("rack left in %s", r->dir);
     } else if (!getenv("PLANE_IT_KEEP")) {
         for (int i = 0; i < N_PROCS; i++)
             unlink(r->log[i]);
@@ -578,119 +421,18 @@ rack_fini(struct rack *r, bool failed)
 
 /* ---- the control client (planectl's id 0xfffe): STATS and ENTRY_READ ---- */
 
-struct ctl {
-    uv_loop_t loop;
-    struct plane_auth auth;
-    struct plane_udp *udp;
-    struct plane_rpc *rpc;
-    int closing;
-};
-
-struct ctl_call {
-    bool done;
-    int status;
-    uint8_t *resp;
-    size_t cap, len;
-};
-
-static void
-ctl_cb(void *arg, struct plane_rpc *rpc, int status, const struct plane_wire_ctl *resp)
-{
-    (void)rpc;
-    struct ctl_call *c = arg;
-    c->done = true;
-    c->status = status;
-    c->len = 0;
-    if (resp && resp->body_len <= c->cap) {
-        memcpy(c->resp, resp->body, resp->body_len);
-        c->len = resp->body_len;
-    } else if (resp && status == 0) {
-        c->status = PLANE_EMSGSIZE;
-    }
-}
-
-static void
-ctl_rpc_closed(void *arg, struct plane_rpc *rpc)
-{
-    (void)rpc;
-    ((struct ctl *)arg)->closing--;
-}
-
-static void
-ctl_udp_closed(void *arg, struct plane_udp *udp)
-{
-    (void)udp;
-    ((struct ctl *)arg)->closing--;
-}
-
-static void
-ctl_close(struct ctl *c)
-{
-    if (c->rpc) {
-        c->closing++;
-        plane_rpc_close(c->rpc, ctl_rpc_closed, c);
-    }
-    if (c->udp) {
-        c->closing++;
-        plane_udp_close(c->udp, ctl_udp_closed, c);
-    }
-    uint64_t until = now_ms() + 5000;
-    while ((c->closing > 0 || uv_loop_alive(&c->loop)) && now_ms() < until)
-        uv_run(&c->loop, UV_RUN_NOWAIT);
-    if (uv_loop_close(&c->loop) != 0)
-        say("control client loop did not close cleanly");
-    plane_auth_uninit(&c->auth);
-}
-
 static int
-ctl_open(struct ctl *c, const struct rack *r)
+ctl_open(struct it_ctl *c, const struct rack *r)
 {
-    memset(c, 0, sizeof(*c));
-    uint8_t key[PLANE_AUTH_KEY_LEN];
-    for (size_t i = 0; i < PLANE_AUTH_KEY_LEN; i++) {
-        unsigned v;
-        sscanf(rack_key_hex + 2 * i, "%2x", &v);
-        key[i] = (uint8_t)v;
-    }
-    if (uv_loop_init(&c->loop) < 0)
-        return -1;
-    struct sockaddr_in sa;
-    sa_local(&sa, 0);
-    if (plane_auth_init(&c->auth, key, 0) < 0 || !(c->udp = plane_udp_new(&c->loop, NULL)) ||
-        plane_udp_bind(c->udp, (struct sockaddr *)&sa) < 0 ||
-        !(c->rpc = plane_rpc_new(&c->loop, c->udp, CLIENT_ID, plane_auth_new_incarnation(),
-                                 &c->auth, NULL))) {
-        ctl_close(c);
-        return -1;
-    }
-    for (int i = 0; i < N_PROCS; i++) {
-        sa_local(&sa, r->port[i]);
-        if (plane_rpc_peer_add(c->rpc, dev_id[i], (struct sockaddr *)&sa) < 0) {
-            ctl_close(c);
-            return -1;
-        }
-    }
-    return 0;
+    return it_ctl_open(c, rack_key_hex, CLIENT_ID, dev_id, r->port, N_PROCS);
 }
 
-/* One call to daemon i; its answer's body lands in resp.  Returns the status. */
+/* One call to daemon i (proc index); its answer's body lands in resp. */
 static int
-ctl_call(struct ctl *c, int i, uint16_t type, const uint8_t *body, size_t len, uint8_t *resp,
+ctl_call(struct it_ctl *c, int i, uint16_t type, const uint8_t *body, size_t len, uint8_t *resp,
          size_t cap, size_t *resp_len)
 {
-    struct ctl_call call = {.resp = resp, .cap = cap};
-    struct plane_rpc_call_opts co = {.timeout_ns = 100 * 1000 * 1000ull, .retries = 4};
-    int rc = plane_rpc_call(c->rpc, dev_id[i], type, body, len, &co, ctl_cb, &call, NULL);
-    if (rc < 0)
-        return rc;
-    uint64_t until = now_ms() + 20000;   /* backstop: the RPC's own timer ends it */
-    while (!call.done && now_ms() < until) {
-        uv_run(&c->loop, UV_RUN_NOWAIT);
-        if (!call.done)
-            uv_sleep(1);
-    }
-    *resp_len = call.len;
-    return call.done ? call.status : PLANE_ETIMEDOUT;
+    return it_ctl_call(c, dev_id[i], type, body, len, resp, cap, resp_len);
 }
 
 /* Reads daemon i's counters: values[j] = counter names[j] (0 when absent). */
@@ -698,7 +440,7 @@ static int
 rack_stats(struct rack *r, int i, const char *const *names, uint64_t *v, size_t n, bool print)
 {
     memset(v, 0, n * sizeof(*v));
-    struct ctl c;
+    struct it_ctl c;
     if (ctl_open(&c, r) < 0)
         return -1;
     static uint8_t resp[PLANE_WIRE_MAX_DATAGRAM];
@@ -719,7 +461,7 @@ rack_stats(struct rack *r, int i, const char *const *names, uint64_t *v, size_t 
             printf("  [STATS of %s]\n", proc_name[i]);
         plane_mp_zone_uninit(&zone);
     }
-    ctl_close(&c);
+    it_ctl_close(&c);
     return rc;
 }
 
@@ -728,7 +470,7 @@ static int
 rack_wait_devices(struct rack *r, uint32_t up, uint32_t down, uint64_t ms)
 {
     static const char *const names[] = {"dev.nic0.up", "dev.nic1.up", "dev.srv0.up"};
-    uint64_t v[3], until = now_ms() + ms;
+    uint64_t v[3], until = it_now_ms() + ms;
     for (;;) {
         bool ok = rack_stats(r, P_SWITCH, names, v, 3, false) == 0;
         for (int i = P_NIC0; ok && i < N_PROCS; i++)
@@ -736,9 +478,9 @@ rack_wait_devices(struct rack *r, uint32_t up, uint32_t down, uint64_t ms)
                 ok = false;
         if (ok)
             return 0;
-        if (now_ms() > until)
+        if (it_now_ms() > until)
             return -1;
-        sleep_ms(50);
+        it_sleep_ms(50);
     }
 }
 
@@ -748,7 +490,7 @@ rack_wait_devices(struct rack *r, uint32_t up, uint32_t down, uint64_t ms)
  * found[k] whether the daemon holds the entry.
  */
 static int
-read_entries(struct ctl *c, int i, uint16_t app_id, uint16_t obj, const struct plane_flow_key *keys,
+read_entries(struct it_ctl *c, int i, uint16_t app_id, uint16_t obj, const struct plane_flow_key *keys,
              size_t n, uint8_t (*values)[PLANE_OBJ_MAX_VALUE], bool *found)
 {
     static struct plane_body_entry ents[64];
@@ -807,7 +549,7 @@ ref_init(struct ref *f, const struct rack *r)
     const struct plane_config_app *ca = &r->cfg->apps[0];
     char err[256] = "";
     if (!(f->app = plane_app_load(ca->module, err, sizeof(err)))) {
-        say("loading %s: %s", ca->module, err);
+        it_say("loading %s: %s", ca->module, err);
         return -1;
     }
     if (plane_hasher_init(&f->hasher, &r->cfg->rack.hash_seed, 8) < 0)
@@ -829,7 +571,7 @@ ref_init(struct ref *f, const struct rack *r)
     cfg.objects = f->sizes;
     cfg.n_objects = n;
     if (!(f->inst = plane_app_inst_new(f->app, &cfg, REF_DEVICE, true, &f->hasher))) {
-        say("reference instance of %s does not start", ca->name);
+        it_say("reference instance of %s does not start", ca->name);
         return -1;
     }
     return 0;
@@ -951,7 +693,7 @@ struct traffic {
     size_t kill_idx;             /* first packet sent after the kill (SIZE_MAX: none) */
     uint8_t *last_dev;           /* per flow: the device that last processed it */
     size_t n_moved;              /* flows nic0 served before the kill, nic1 after */
-    struct zipf z;               /* the current flow popularity */
+    struct it_zipf z;               /* the current flow popularity */
     size_t n_dup, n_diff, n_bad;
     size_t n_cache_misses;       /* cache_miss_ok: answered by the backend instead */
     size_t by_dev[N_PROCS + 1];  /* processed_by (dev id = proc index), [N_PROCS] other */
@@ -1222,7 +964,7 @@ nc_pick_keys(uint32_t n)
     uint64_t x = 0x6b6579;
     for (uint32_t f = 0; f < n; f++) {
         do {
-            put_be64(nc_keys[f], prng_next(&x));
+            it_put_be64(nc_keys[f], plane_fault_prng_mix(&x));
         } while (used[nc_bucket(nc_keys[f], NC_BITS)]);
         used[nc_bucket(nc_keys[f], NC_BITS)] = true;
     }
@@ -1249,7 +991,7 @@ build_netcache(uint32_t f, const struct flow *fl, struct plane_pkt_spec *s, uint
          * decides to fill. */
         pl[NC_OFF_VLEN] = 12;
         memcpy(pl + NC_OFF_VALUE, "val:", 4);
-        put_be64(pl + NC_OFF_VALUE + 4, fl->version);
+        it_put_be64(pl + NC_OFF_VALUE + 4, fl->version);
     }
     if (op == NC_OP_GET_REPLY) {
         plane_flow_key_reverse(&c, &s->key);
@@ -1324,7 +1066,7 @@ static long
 traffic_send(struct traffic *t, uint32_t f, bool probe)
 {
     if (t->n >= MAX_PKTS) {
-        say("more than %d packets", MAX_PKTS);
+        it_say("more than %d packets", MAX_PKTS);
         return -1;
     }
     struct flow *fl = &t->flows[f];
@@ -1337,14 +1079,14 @@ traffic_send(struct traffic *t, uint32_t f, bool probe)
     bool tcp = false;
     uint8_t pl[PAYLOAD_MAX + STAMP_LEN];
     size_t pl_len = t->ac->build(f, fl, &s, &p->in_port, &tcp, pl);
-    put_be64(pl + pl_len, STAMP_MAGIC);
-    put_be64(pl + pl_len + 8, t->n);
+    it_put_be64(pl + pl_len, STAMP_MAGIC);
+    it_put_be64(pl + pl_len + 8, t->n);
     pl_len += STAMP_LEN;
     size_t len = 0;
     int rc = tcp ? plane_pkt_build_tcp4(p->in, FRAME_MAX, &s, pl, pl_len, &len)
                  : plane_pkt_build_udp4(p->in, FRAME_MAX, &s, pl, pl_len, &len);
     if (rc < 0) {
-        say("cannot build packet %" PRIu64 " of flow %u: %s", fl->n, f, plane_strerror(rc));
+        it_say("cannot build packet %" PRIu64 " of flow %u: %s", fl->n, f, plane_strerror(rc));
         return -1;
     }
     p->flow = f;
@@ -1360,7 +1102,7 @@ traffic_send(struct traffic *t, uint32_t f, bool probe)
     struct plane_run_result res;
     rc = plane_app_inst_run(t->ref.inst, p->exp, len, p->in_port, p->ns, &res);
     if (rc < 0) {
-        say("reference run: %s", plane_strerror(rc));
+        it_say("reference run: %s", plane_strerror(rc));
         return -1;
     }
     p->exp_len = (uint16_t)len;
@@ -1380,11 +1122,11 @@ traffic_send(struct traffic *t, uint32_t f, bool probe)
     }
     fl->n++;
     struct sockaddr_in sa;
-    sa_local(&sa, t->r->listen[p->in_port & 1]);
+    it_addr(&sa, t->r->listen[p->in_port & 1]);
     for (int tries = 0; sendto(t->r->tx, p->in, len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0;
          tries++) {
         if ((errno != EAGAIN && errno != ENOBUFS && errno != EINTR) || tries > 1000) {
-            say("sendto: %s", strerror(errno));
+            it_say("sendto: %s", strerror(errno));
             return -1;
         }
         struct pollfd pf = {.fd = t->r->tx, .events = POLLOUT};
@@ -1456,7 +1198,7 @@ egress_matches(struct traffic *t, struct rec *p, const uint8_t *out, size_t out_
     uint16_t sport = pk.key.src_port;
     if (!fl->have_sport) {
         if (t->sport_owner[sport]) {
-            say("flow %u got source port %u, flow %u's", p->flow, sport,
+            it_say("flow %u got source port %u, flow %u's", p->flow, sport,
                 t->sport_owner[sport] - 1);
             return false;
         }
@@ -1473,21 +1215,21 @@ traffic_on_egress(struct traffic *t, const uint8_t *buf, size_t len)
 {
     struct plane_wire_data d;
     if (plane_wire_data_decode(buf, len, &d) < 0 || d.frame_len < STAMP_LEN ||
-        get_be64(d.frame + d.frame_len - STAMP_LEN) != STAMP_MAGIC) {
+        it_get_be64(d.frame + d.frame_len - STAMP_LEN) != STAMP_MAGIC) {
         if (t->n_bad++ < 5)
-            say("egress datagram of %zu bytes carries no stamp", len);
+            it_say("egress datagram of %zu bytes carries no stamp", len);
         return;
     }
-    uint64_t idx = get_be64(d.frame + d.frame_len - 8);
+    uint64_t idx = it_get_be64(d.frame + d.frame_len - 8);
     if (idx >= t->n) {
         if (t->n_bad++ < 5)
-            say("egress stamp %" PRIu64 " was never sent", idx);
+            it_say("egress stamp %" PRIu64 " was never sent", idx);
         return;
     }
     struct rec *p = &t->pkts[idx];
     if (p->seen++) {
         if (t->n_dup++ < 5)
-            say("packet %" PRIu64 " (flow %u) came out twice", idx, p->flow);
+            it_say("packet %" PRIu64 " (flow %u) came out twice", idx, p->flow);
         return;
     }
     size_t by = d.processed_by < N_PROCS ? d.processed_by : N_PROCS;
@@ -1501,14 +1243,14 @@ traffic_on_egress(struct traffic *t, const uint8_t *buf, size_t len)
         *last = (uint8_t)(by + 1);
     if (d.app_id != t->r->app_id ||
         !egress_matches(t, p, d.frame, d.frame_len, d.port, d.processed_ns)) {
-        if (t->n_diff++ < (size_t)atoi(env_or("PLANE_IT_DIFFS", "5"))) {
+        if (t->n_diff++ < (size_t)atoi(it_env_or("PLANE_IT_DIFFS", "5"))) {
             size_t at = 0;
             while (at < d.frame_len && at < p->exp_len && d.frame[at] == p->exp[at])
                 at++;
             size_t at_in = 0;
             while (at_in < d.frame_len && at_in < p->in_len && d.frame[at_in] == p->in[at_in])
                 at_in++;
-            say("packet %" PRIu64 " (flow %u #%u%s) processed by %u differs from the reference:"
+            it_say("packet %" PRIu64 " (flow %u #%u%s) processed by %u differs from the reference:"
                 " verdict %s, port %u (want %u), %zu bytes (want %u), first differing byte %zu"
                 " (%zu from the input)",
                 idx, p->flow, p->n, p->probe ? ", probe" : "", d.processed_by,
@@ -1540,7 +1282,7 @@ traffic_missing(const struct traffic *t, size_t from, size_t to, bool print)
     size_t n = 0;
     for (size_t i = from; i < to; i++)
         if (t->pkts[i].exp_verdict == PLANE_V_FORWARD && !t->pkts[i].seen && n++ < 5 && print)
-            say("packet %zu (flow %u) never came out", i, t->pkts[i].flow);
+            it_say("packet %zu (flow %u) never came out", i, t->pkts[i].flow);
     return n;
 }
 
@@ -1548,9 +1290,9 @@ traffic_missing(const struct traffic *t, size_t from, size_t to, bool print)
 static bool
 traffic_wait(struct traffic *t, size_t from, uint64_t ms)
 {
-    uint64_t until = now_ms() + ms;
+    uint64_t until = it_now_ms() + ms;
     while (traffic_missing(t, from, t->n, false) > 0) {
-        if (now_ms() > until)
+        if (it_now_ms() > until)
             return false;
         traffic_drain(t, 20);
     }
@@ -1561,13 +1303,13 @@ traffic_wait(struct traffic *t, size_t from, uint64_t ms)
 /* Sends n packets of flows drawn by z in batches, waiting for each;
  * returns the packets missing. */
 static size_t
-traffic_run(struct traffic *t, size_t n, const struct zipf *z, uint64_t *rng, uint64_t batch_ms)
+traffic_run(struct traffic *t, size_t n, const struct it_zipf *z, uint64_t *rng, uint64_t batch_ms)
 {
     size_t start = t->n;
     for (size_t done = 0; done < n;) {
         size_t from = t->n;
         for (size_t k = 0; k < BATCH && done < n; k++, done++)
-            if (traffic_send(t, zipf_draw(z, rng), false) < 0)
+            if (traffic_send(t, it_zipf_rank(z, it_unit(plane_fault_prng_mix(rng))), false) < 0)
                 return SIZE_MAX;
         if (!traffic_wait(t, from, batch_ms))
             break;
@@ -1624,10 +1366,10 @@ traffic_send_op(struct traffic *t, const uint32_t *flows, size_t n, uint8_t op)
 static int
 traffic_wait_ready(struct traffic *t)
 {
-    uint64_t start = now_ms();
+    uint64_t start = it_now_ms();
     for (;;) {
-        if (now_ms() > start + 30000) {
-            say("rack not ready after 30 s");
+        if (it_now_ms() > start + 30000) {
+            it_say("rack not ready after 30 s");
             return -1;
         }
         for (int i = 0; i < N_PROCS; i++)
@@ -1637,24 +1379,24 @@ traffic_wait_ready(struct traffic *t)
         long idx = traffic_send(t, 0, true);
         if (idx < 0)
             return -1;
-        uint64_t until = now_ms() + 200;
-        while (!t->pkts[idx].seen && now_ms() < until)
+        uint64_t until = it_now_ms() + 200;
+        while (!t->pkts[idx].seen && it_now_ms() < until)
             traffic_drain(t, 20);
         if (t->pkts[idx].seen)
             break;
     }
     if (rack_wait_devices(t->r, ALL_PROCS & ~1u, 0, 30000) < 0) {
-        say("the switch does not see every device up");
+        it_say("the switch does not see every device up");
         return -1;
     }
-    say("rack ready after %" PRIu64 " ms", now_ms() - start);
+    it_say("rack ready after %" PRIu64 " ms", it_now_ms() - start);
     return 0;
 }
 
 static void
 print_by(const char *what, const size_t *by)
 {
-    say("%s: by switch %zu, nic0 %zu, nic1 %zu, srv0 %zu, other %zu", what, by[0], by[1], by[2],
+    it_say("%s: by switch %zu, nic0 %zu, nic1 %zu, srv0 %zu, other %zu", what, by[0], by[1], by[2],
         by[3], by[4]);
 }
 
@@ -1707,14 +1449,14 @@ check_registers(struct traffic *t, uint32_t alive, size_t lost_from, size_t lost
     static uint8_t want[64][PLANE_OBJ_MAX_VALUE], got[64][PLANE_OBJ_MAX_VALUE];
     bool found[64];
     size_t n_regs = 0, bad = 0, unheld = 0, n_cmp = 0, n_nonzero = 0, n_less = 0;
-    uint64_t t0 = now_ms();
+    uint64_t t0 = it_now_ms();
     int rc = 0;
-    struct ctl c;
+    struct it_ctl c;
     if (ctl_open(&c, t->r) < 0) {
         ref_uninit(&replay);
         return -1;
     }
-    uint64_t deadline = now_ms() + 20000;
+    uint64_t deadline = it_now_ms() + 20000;
     for (uint16_t o = 0; o < desc->n_objects && rc == 0; o++) {
         const struct plane_obj_desc *od = &desc->objects[o];
         if (od->kind != PLANE_OBJ_REGISTER || od->key_fields != desc->union_key_fields ||
@@ -1743,7 +1485,7 @@ check_registers(struct traffic *t, uint32_t alive, size_t lost_from, size_t lost
                         continue;
                     int e = read_entries(&c, d, t->r->app_id, o, keys, k, got, found);
                     if (e < 0) {
-                        say("ENTRY_READ from %s: %s", proc_name[d], plane_strerror(e));
+                        it_say("ENTRY_READ from %s: %s", proc_name[d], plane_strerror(e));
                         rc = -1;
                         break;
                     }
@@ -1753,14 +1495,14 @@ check_registers(struct traffic *t, uint32_t alive, size_t lost_from, size_t lost
                         copies[i]++;
                         bool less = how == REG_ATMOST &&
                                     memcmp(got[i], want[i], od->value_len) != 0;
-                        if (less && reg_less++ < 3 && now_ms() > deadline - 19000)
-                            say("%s: register %s of a flow counts less on %s: %" PRIu64 "/%" PRIu64
+                        if (less && reg_less++ < 3 && it_now_ms() > deadline - 19000)
+                            it_say("%s: register %s of a flow counts less on %s: %" PRIu64 "/%" PRIu64
                                 " (native words), the reference %" PRIu64 "/%" PRIu64,
                                 t->ac->name, od->name, proc_name[d], get_ne64(got[i]),
                                 get_ne64(got[i] + 8), get_ne64(want[i]), get_ne64(want[i] + 8));
                         if (!reg_equal(got[i], want[i], od->value_len, how) &&
-                            bad++ < 3 && now_ms() > deadline)
-                            say("%s: register %s of a flow differs: %s has %" PRIu64 "/%" PRIu64
+                            bad++ < 3 && it_now_ms() > deadline)
+                            it_say("%s: register %s of a flow differs: %s has %" PRIu64 "/%" PRIu64
                                 ", the reference %" PRIu64 "/%" PRIu64, t->ac->name, od->name,
                                 proc_name[d], get_ne64(got[i]), get_ne64(got[i] + 8),
                                 get_ne64(want[i]), get_ne64(want[i] + 8));
@@ -1779,28 +1521,28 @@ check_registers(struct traffic *t, uint32_t alive, size_t lost_from, size_t lost
             /* A lower count may still be a hand-back on its way: only give
              * it until 1 s before the deadline to catch up. */
             if (rc < 0 || (bad == 0 && unheld == 0 && (reg_less == 0 ||
-                                                       now_ms() > deadline - 19000)) ||
-                now_ms() > deadline)
+                                                       it_now_ms() > deadline - 19000)) ||
+                it_now_ms() > deadline)
                 break;
-            sleep_ms(100);
+            it_sleep_ms(100);
         }
         if (reg_less)
-            say("register %s: %zu copies count less than the single copy (see reg_atmost)",
+            it_say("register %s: %zu copies count less than the single copy (see reg_atmost)",
                 od->name, reg_less);
         n_less += reg_less;
         n_cmp += reg_cmp;
         n_nonzero += reg_nonzero;
         if (bad || unheld) {
-            say("register %s: %zu copies differ from the reference, %zu non-zero entries held"
+            it_say("register %s: %zu copies differ from the reference, %zu non-zero entries held"
                 " nowhere", od->name, bad, unheld);
             rc = -1;
         }
     }
-    say("%zu per-flow registers, %zu copies of %zu non-zero entries checked in %" PRIu64 " ms: %s"
-        " (%zu lower, allowed)", n_regs, n_cmp, n_nonzero, now_ms() - t0,
+    it_say("%zu per-flow registers, %zu copies of %zu non-zero entries checked in %" PRIu64 " ms: %s"
+        " (%zu lower, allowed)", n_regs, n_cmp, n_nonzero, it_now_ms() - t0,
         rc == 0 ? (t->ac->reg_subset ? "within the reference" : "equal to the reference")
                 : "NOT equal", n_less);
-    ctl_close(&c);
+    it_ctl_close(&c);
     ref_uninit(&replay);
     return rc;
 }
@@ -1821,12 +1563,12 @@ run_app(struct traffic *t, uint64_t seed)
      * served a good share of a batch (promotions done). */
     size_t missing = traffic_open(t, 0, n_open);
     CHECK(missing == 0, "%zu packets of the flows' first packets did not come out", missing);
-    struct zipf *z = &t->z;
-    CHECK(zipf_init(z, n_open, 1.1) == 0, "out of memory");
+    struct it_zipf *z = &t->z;
+    CHECK(it_zipf_init(z, n_open, 1.1) == 0, "out of memory");
     uint64_t rng = seed;
-    uint64_t until = now_ms() + 30000;
+    uint64_t until = it_now_ms() + 30000;
     size_t hits = 0;
-    while (now_ms() < until && hits < BATCH / 4) {
+    while (it_now_ms() < until && hits < BATCH / 4) {
         memset(t->win_by, 0, sizeof(t->win_by));
         missing = traffic_run(t, 4 * BATCH, z, &rng, 20000);
         hits = t->win_by[P_SWITCH] / 4;
@@ -1845,15 +1587,15 @@ run_app(struct traffic *t, uint64_t seed)
     CHECK(t->by_dev[P_NIC0] && t->by_dev[P_NIC1], "both NICs should serve flows");
 
     /* (2) kill -9 nic0 under traffic; send until 3 batches come out whole. */
-    say("kill -9 nic0 (pid %d)", (int)r->pid[P_NIC0]);
+    it_say("kill -9 nic0 (pid %d)", (int)r->pid[P_NIC0]);
     CHECK(proc_stop(r, P_NIC0, SIGKILL), "nic0 did not die of SIGKILL");
     const uint32_t alive = ALL_PROCS & ~(1u << P_NIC0);
     size_t kill_idx = t->n, resume_idx = 0;
     t->kill_idx = kill_idx;
     size_t nic0_before = t->by_dev[P_NIC0];
-    uint64_t t_kill = now_ms();
+    uint64_t t_kill = it_now_ms();
     int clean = 0;
-    while (now_ms() < t_kill + 20000 && clean < 3) {
+    while (it_now_ms() < t_kill + 20000 && clean < 3) {
         size_t from = t->n;
         size_t m = traffic_run(t, BATCH, z, &rng, 500);
         if (m == 0 && clean++ == 0)
@@ -1865,15 +1607,15 @@ run_app(struct traffic *t, uint64_t seed)
     /* Late egress of the window, if any, before counting it lost. */
     traffic_wait(t, kill_idx, 2000);
     size_t lost = traffic_missing(t, kill_idx, resume_idx, false);
-    say("traffic resumed %zu packets after the kill; %zu lost", resume_idx - kill_idx, lost);
+    it_say("traffic resumed %zu packets after the kill; %zu lost", resume_idx - kill_idx, lost);
 
     /* (3) The remaining flows open on the survivors, then Zipf over all. */
     memset(t->win_by, 0, sizeof(t->win_by));
     missing = traffic_open(t, n_open, n_flows);
     if (!missing && t->ac->stage)
         missing = t->ac->stage(t, 1, n_flows);
-    free(z->cdf);
-    CHECK(zipf_init(z, n_flows, 1.1) == 0, "out of memory");
+    it_zipf_uninit(z);
+    CHECK(it_zipf_init(z, n_flows, 1.1) == 0, "out of memory");
     if (!missing)
         missing = traffic_run(t, 8 * BATCH, z, &rng, 20000);
     print_by("after the kill", t->win_by);
@@ -1883,7 +1625,7 @@ run_app(struct traffic *t, uint64_t seed)
     CHECK(t->win_by[P_NIC1] > 0 && t->win_by[P_SWITCH] > 0,
           "after the kill both the switch and the replica should serve");
     CHECK(t->n_moved > 0, "no flow nic0 served came out of its replica nic1 after the kill");
-    say("%zu flows nic0 served were served by its replica after the kill", t->n_moved);
+    it_say("%zu flows nic0 served were served by its replica after the kill", t->n_moved);
 
     /* The verdicts.  Every loss must lie in the failover window and be
      * one the switch counted: sent to a device and never answered, or
@@ -1897,10 +1639,10 @@ run_app(struct traffic *t, uint64_t seed)
     uint64_t v[4];
     CHECK(rack_stats(r, P_SWITCH, names, v, 4, false) == 0, "no STATS from the switch");
     uint64_t unanswered = v[0] - v[1] - v[2];
-    say("switch: %" PRIu64 " misses, %" PRIu64 " answered, %" PRIu64 " dropped by devices,"
+    it_say("switch: %" PRIu64 " misses, %" PRIu64 " answered, %" PRIu64 " dropped by devices,"
         " %" PRIu64 " device_down", v[0], v[1], v[2], v[3]);
     if (t->ac->cache_miss_ok)
-        say("%zu requests the single copy answered from its cache went to the backend",
+        it_say("%zu requests the single copy answered from its cache went to the backend",
             t->n_cache_misses);
     CHECK(t->n_bad == 0 && t->n_dup == 0 && t->n_diff == 0,
           "%zu undecodable, %zu duplicate, %zu differing egress frames (seed %" PRIu64 ")",
@@ -1914,7 +1656,7 @@ run_app(struct traffic *t, uint64_t seed)
     size_t fwd = 0, drop = 0;
     for (size_t i = first; i < t->n; i++)
         t->pkts[i].exp_verdict == PLANE_V_FORWARD ? fwd++ : drop++;
-    say("%zu packets: %zu forwarded and %zu dropped as the reference did", t->n - first, fwd,
+    it_say("%zu packets: %zu forwarded and %zu dropped as the reference did", t->n - first, fwd,
         drop);
     return check_registers(t, alive, kill_idx, resume_idx);
 }
@@ -1923,6 +1665,7 @@ int
 main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    it_set_name("app_rack_test");
     signal(SIGPIPE, SIG_IGN);
     if (argc != 2) {
         fprintf(stderr, "usage: %s APP\n", argv[0]);
@@ -1940,13 +1683,13 @@ main(int argc, char **argv)
     uint64_t seed = (uint64_t)time(NULL) ^ (uint64_t)getpid();
     if (getenv("PLANE_TEST_SEED"))
         seed = strtoull(getenv("PLANE_TEST_SEED"), NULL, 0);
-    say("%s: seed %" PRIu64 " (PLANE_TEST_SEED=%" PRIu64 " replays it)", ac->name, seed, seed);
+    it_say("%s: seed %" PRIu64 " (PLANE_TEST_SEED=%" PRIu64 " replays it)", ac->name, seed, seed);
 
     static struct rack r;
     static struct traffic t;
     t.r = &r;
     t.ac = ac;
-    uint64_t start = now_ms();
+    uint64_t start = it_now_ms();
     int rc = -1;
     if (rack_init(&r, ac->name) == 0 && ref_init(&t.ref, &r) == 0) {
         t.pkts = calloc(MAX_PKTS, sizeof(*t.pkts));
@@ -1960,13 +1703,13 @@ main(int argc, char **argv)
     ref_uninit(&t.ref);
     ref_uninit(&t.scratch);
     free(t.sport_owner);
-    free(t.z.cdf);
+    it_zipf_uninit(&t.z);
     free(t.last_dev);
     if (rack_fini(&r, rc < 0) < 0)
         rc = -1;
     free(t.pkts);
     free(t.flows);
-    say("%s: %s in %" PRIu64 " ms (seed %" PRIu64 ")", ac->name, rc == 0 ? "PASSED" : "FAILED",
-        now_ms() - start, seed);
+    it_say("%s: %s in %" PRIu64 " ms (seed %" PRIu64 ")", ac->name, rc == 0 ? "PASSED" : "FAILED",
+        it_now_ms() - start, seed);
     return rc == 0 ? 0 : 1;
 }

@@ -77,6 +77,8 @@
 #include "common/udp.h"
 #include "common/wire.h"
 #include "common/wire_body.h"
+#include "common/fault.h"
+#include "harness.h"
 
 #ifndef PLANE_SWITCHD
 #define PLANE_SWITCHD "switchd"
@@ -120,228 +122,38 @@ static const char rack_key_hex[] =
 
 /* ---- small helpers ---- */
 
-static uint64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
+#define CHECK IT_CHECK
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-say(const char *fmt, ...)
-{
-    static uint64_t t0;
-    if (!t0)
-        t0 = now_ms();
-    va_list ap;
-    va_start(ap, fmt);
-    uint64_t el = now_ms() - t0;
-    fprintf(stdout, "rack_test: [%3" PRIu64 ".%03" PRIu64 "] ", el / 1000, el % 1000);
-    vfprintf(stdout, fmt, ap);
-    fputc('\n', stdout);
-    va_end(ap);
-    fflush(stdout);
-}
-
-/* Records a failure and returns -1 from the calling test function. */
-#define CHECK(cond, ...)                                                       \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            say("FAIL %s:%d: %s", __FILE__, __LINE__, #cond);                  \
-            say(__VA_ARGS__);                                                  \
-            return -1;                                                         \
-        }                                                                      \
-    } while (0)
-
-static void
-put_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
-static uint64_t
-get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static const char *
-env_or(const char *name, const char *dflt)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : dflt;
-}
-
-/* xoshiro256** seeded by splitmix64: the one PRNG of the traffic. */
+/* The traffic's one PRNG: common/fault.h's xoshiro256** (seeded through splitmix64). */
 struct prng {
     uint64_t s[4];
 };
 
-static uint64_t
-splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static void
 prng_seed(struct prng *r, uint64_t seed)
 {
-    for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&seed);
-}
-
-static uint64_t
-rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
+    plane_fault_prng_seed(r->s, seed);
 }
 
 static uint64_t
 prng_next(struct prng *r)
 {
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
+    return plane_fault_prng_next(r->s);
 }
 
 static double
 prng_unit(struct prng *r)
 {
-    return (double)(prng_next(r) >> 11) * (1.0 / 9007199254740992.0);
-}
-
-/* Zipf(s) over ranks 0..n-1 (rank 0 the most popular) by inverse CDF. */
-struct zipf {
-    uint32_t n;
-    double *cdf;
-};
-
-static int
-zipf_init(struct zipf *z, uint32_t n, double s)
-{
-    z->n = n;
-    z->cdf = calloc(n, sizeof(*z->cdf));
-    if (!z->cdf)
-        return -1;
-    double sum = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        sum += 1.0 / pow((double)(i + 1), s);
-        z->cdf[i] = sum;
-    }
-    for (uint32_t i = 0; i < n; i++)
-        z->cdf[i] /= sum;
-    return 0;
-}
-
-static uint32_t
-zipf_sample(const struct zipf *z, struct prng *r)
-{
-    double u = prng_unit(r);
-    uint32_t lo = 0, hi = z->n - 1;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (z->cdf[mid] < u)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-static void
-zipf_uninit(struct zipf *z)
-{
-    free(z->cdf);
-    z->cdf = NULL;
+    return it_unit(prng_next(r));
 }
 
 /* ---- sockets ---- */
 
 static void
-addr_v4(struct sockaddr_in *sa, uint16_t port)
-{
-    memset(sa, 0, sizeof(*sa));
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons(port);
-    sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-}
-
-/* Binds a UDP socket on 127.0.0.1:port (0: any); stores the port.  Returns fd or -1. */
-static int
-udp_open(uint16_t port, uint16_t *bound, int rcvbuf)
-{
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    if (rcvbuf > 0) {
-        /* As large as the kernel allows: a burst of egress must never
-         * overflow the sink while the driver is busy. */
-        (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf));
-        (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-    }
-    struct sockaddr_in sa;
-    addr_v4(&sa, port);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        close(fd);
-        return -1;
-    }
-    socklen_t len = sizeof(sa);
-    if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
-        close(fd);
-        return -1;
-    }
-    if (bound)
-        *bound = ntohs(sa.sin_port);
-    return fd;
-}
-
-/*
- * A port that was free a moment ago (the daemons bind it right after) and
- * that this process has not handed out before: the kernel may give a
- * closed port back at once.
- */
-static uint16_t
-pick_port(void)
-{
-    static uint8_t used[65536 / 8];
-    for (int tries = 0; tries < 100; tries++) {
-        uint16_t port = 0;
-        int fd = udp_open(0, &port, 0);
-        if (fd < 0)
-            return 0;
-        close(fd);
-        if (!(used[port / 8] & (1u << (port % 8)))) {
-            used[port / 8] |= (uint8_t)(1u << (port % 8));
-            return port;
-        }
-    }
-    return 0;
-}
-
-static void
 send_to(int fd, uint16_t port, const void *buf, size_t len)
 {
     struct sockaddr_in sa;
-    addr_v4(&sa, port);
+    it_addr(&sa, port);
     /* Loopback UDP only fails here when the socket buffer is full: retry
      * briefly rather than lose a numbered packet. */
     for (int tries = 0; tries < 1000; tries++) {
@@ -352,7 +164,7 @@ send_to(int fd, uint16_t port, const void *buf, size_t len)
         struct pollfd p = {.fd = fd, .events = POLLOUT};
         (void)poll(&p, 1, 10);
     }
-    say("sendto port %u failed: %s", port, strerror(errno));
+    it_say("sendto port %u failed: %s", port, strerror(errno));
 }
 
 /* ---- the rack: config, processes ---- */
@@ -449,7 +261,7 @@ rack_write_yaml(struct rack *r)
             "    module: %s\n"
             "    traffic_class: {proto: udp, dst_port: \"%u-%u\"}\n"
             "    flow_manager_entries: %u\n",
-            APP_ID, env_or("PLANE_FLOWCHECK", PLANE_FLOWCHECK), DPORT_LO, DPORT_HI,
+            APP_ID, it_env_or("PLANE_FLOWCHECK", PLANE_FLOWCHECK), DPORT_LO, DPORT_HI,
             r->o.fm_entries);
     return fclose(f) == 0 ? 0 : -1;
 }
@@ -473,65 +285,65 @@ rack_init(struct rack *r, const struct rack_opts *o)
     memset(r, 0, sizeof(*r));
     r->o = *o;
     r->sink[0] = r->sink[1] = r->tx = -1;
-    const char *tmp = env_or("TMPDIR", "/tmp");
+    const char *tmp = it_env_or("TMPDIR", "/tmp");
     snprintf(r->dir, sizeof(r->dir), "%s/plane-it-XXXXXX", tmp);
     if (!mkdtemp(r->dir)) {
-        say("mkdtemp %s: %s", r->dir, strerror(errno));
+        it_say("mkdtemp %s: %s", r->dir, strerror(errno));
         return -1;
     }
     if (snprintf(r->yaml, sizeof(r->yaml), "%s/rack.yaml", r->dir) >= (int) sizeof(r->yaml)) {
-        say("temp dir path too long: %s", r->dir);
+        it_say("temp dir path too long: %s", r->dir);
         return -1;
     }
     for (int i = 0; i < 2; i++) {
-        r->sink[i] = udp_open(0, &r->sink_port[i], 64 << 20);
+        r->sink[i] = it_udp_open(0, &r->sink_port[i], 64 << 20, false);
         if (r->sink[i] < 0)
             return -1;
         fcntl(r->sink[i], F_SETFL, O_NONBLOCK);
     }
-    r->tx = udp_open(0, NULL, 0);
+    r->tx = it_udp_open(0, NULL, 0, false);
     if (r->tx < 0)
         return -1;
     int sndbuf = 8 << 20;
     (void)setsockopt(r->tx, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
     fcntl(r->tx, F_SETFL, O_NONBLOCK);
-    r->sw_ctl = pick_port();
-    r->port_listen[0] = pick_port();
-    r->port_listen[1] = pick_port();
+    r->sw_ctl = it_free_port();
+    r->port_listen[0] = it_free_port();
+    r->port_listen[1] = it_free_port();
     r->dev_port[P_SWITCH] = r->sw_ctl;
     for (int i = P_NIC0; i < N_PROCS; i++)
-        r->dev_port[i] = pick_port();
+        r->dev_port[i] = it_free_port();
     if (!r->sw_ctl || !r->port_listen[0] || !r->port_listen[1])
         return -1;
 
     static const char *names[N_PROCS] = {"switchd", "nic0", "nic1", "srv0"};
     static const char *ids[N_PROCS] = {NULL, "nic0", "nic1", "srv0"};
     const char *exes[N_PROCS] = {
-        env_or("PLANE_SWITCHD", PLANE_SWITCHD), env_or("PLANE_NICD", PLANE_NICD),
-        env_or("PLANE_NICD", PLANE_NICD), env_or("PLANE_SERVERD", PLANE_SERVERD)};
+        it_env_or("PLANE_SWITCHD", PLANE_SWITCHD), it_env_or("PLANE_NICD", PLANE_NICD),
+        it_env_or("PLANE_NICD", PLANE_NICD), it_env_or("PLANE_SERVERD", PLANE_SERVERD)};
     for (int i = 0; i < N_PROCS; i++) {
         r->procs[i].name = names[i];
         r->procs[i].exe = exes[i];
         r->procs[i].id = ids[i];
         if (snprintf(r->procs[i].log, sizeof(r->procs[i].log), "%s/%s.log", r->dir, names[i])
             >= (int) sizeof(r->procs[i].log)) {
-            say("temp dir path too long: %s", r->dir);
+            it_say("temp dir path too long: %s", r->dir);
             return -1;
         }
     }
     if (rack_write_yaml(r) < 0) {
-        say("cannot write %s", r->yaml);
+        it_say("cannot write %s", r->yaml);
         return -1;
     }
     /* The daemons would reject it anyway; failing here names the field. */
     struct plane_config *cfg = NULL;
     char err[512];
     if (plane_config_load_file(r->yaml, &cfg, err, sizeof(err)) < 0) {
-        say("rack.yaml does not load: %s", err);
+        it_say("rack.yaml does not load: %s", err);
         return -1;
     }
     plane_config_delete(cfg);
-    say("rack in %s: switch control %u, ports %u/%u -> sinks %u/%u, nic0 %u, nic1 %u, srv0 %u",
+    it_say("rack in %s: switch control %u, ports %u/%u -> sinks %u/%u, nic0 %u, nic1 %u, srv0 %u",
         r->dir, r->sw_ctl, r->port_listen[0], r->port_listen[1], r->sink_port[0],
         r->sink_port[1], r->dev_port[P_NIC0], r->dev_port[P_NIC1], r->dev_port[P_SRV0]);
     return 0;
@@ -551,14 +363,14 @@ proc_start(struct rack *r, int i)
         argv[n++] = p->id;
     }
     argv[n++] = "--log-level";
-    argv[n++] = env_or("PLANE_IT_LOG_LEVEL", "info");
+    argv[n++] = it_env_or("PLANE_IT_LOG_LEVEL", "info");
     argv[n] = NULL;
 
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
     if (pid < 0) {
-        say("fork: %s", strerror(errno));
+        it_say("fork: %s", strerror(errno));
         return -1;
     }
     if (pid == 0) {
@@ -585,7 +397,7 @@ static void
 proc_print_log(const struct proc *p)
 {
     FILE *f = fopen(p->log, "r");
-    say("---- %s (%s) ----", p->name, p->log);
+    it_say("---- %s (%s) ----", p->name, p->log);
     if (!f)
         return;
     /* The tail is what matters; cap what one daemon can print. */
@@ -620,9 +432,9 @@ proc_alive(struct rack *r, int i)
     if (w == p->pid) {
         p->status = st;
         if (WIFEXITED(st))
-            say("%s (pid %d) exited with status %d", p->name, (int)p->pid, WEXITSTATUS(st));
+            it_say("%s (pid %d) exited with status %d", p->name, (int)p->pid, WEXITSTATUS(st));
         else if (WIFSIGNALED(st))
-            say("%s (pid %d) killed by signal %d", p->name, (int)p->pid, WTERMSIG(st));
+            it_say("%s (pid %d) killed by signal %d", p->name, (int)p->pid, WTERMSIG(st));
     }
     p->pid = 0;
     return false;
@@ -634,7 +446,7 @@ rack_all_alive(struct rack *r, uint32_t mask)
 {
     for (int i = 0; i < N_PROCS; i++)
         if ((mask & (1u << i)) && !proc_alive(r, i)) {
-            say("%s is not running", r->procs[i].name);
+            it_say("%s is not running", r->procs[i].name);
             r->failed = true;
             return -1;
         }
@@ -654,15 +466,15 @@ proc_stop(struct rack *r, int i, int sig)
         return 0;
     pid_t pid = p->pid;
     kill(pid, sig);
-    uint64_t deadline = now_ms() + 20000;
+    uint64_t deadline = it_now_ms() + 20000;
     int st = 0;
     pid_t w;
     for (;;) {
         w = waitpid(pid, &st, WNOHANG);
         if (w == pid)
             break;
-        if (now_ms() > deadline) {
-            say("%s (pid %d) did not exit within 20 s of signal %d: SIGKILL",
+        if (it_now_ms() > deadline) {
+            it_say("%s (pid %d) did not exit within 20 s of signal %d: SIGKILL",
                 p->name, (int)pid, sig);
             kill(pid, SIGKILL);
             waitpid(pid, &st, 0);
@@ -680,9 +492,9 @@ proc_stop(struct rack *r, int i, int sig)
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
         return 0;
     if (WIFEXITED(st))
-        say("%s exited with status %d after signal %d", p->name, WEXITSTATUS(st), sig);
+        it_say("%s exited with status %d after signal %d", p->name, WEXITSTATUS(st), sig);
     else if (WIFSIGNALED(st))
-        say("%s died of signal %d after signal %d", p->name, WTERMSIG(st), sig);
+        it_say("%s died of signal %d after signal %d", p->name, WTERMSIG(st), sig);
     return -1;
 }
 
@@ -715,7 +527,7 @@ rack_fini(struct rack *r, bool test_failed)
     /* Devices first, switch last, so the switch sees them leave. */
     for (int i = N_PROCS - 1; i >= 0; i--)
         if (r->procs[i].pid && proc_stop(r, i, SIGTERM) < 0) {
-            say("%s did not stop cleanly on SIGTERM", r->procs[i].name);
+            it_say("%s did not stop cleanly on SIGTERM", r->procs[i].name);
             rc = -1;
         }
     for (int i = 0; i < 2; i++)
@@ -726,7 +538,7 @@ rack_fini(struct rack *r, bool test_failed)
     if (test_failed || rc < 0 || r->failed) {
         for (int i = 0; i < N_PROCS; i++)
             proc_print_log(&r->procs[i]);
-        say("rack left in %s", r->dir);
+        it_say("rack left in %s", r->dir);
     } else if (!getenv("PLANE_IT_KEEP")) {
         char path[PATH_MAX + 32];
         for (int i = 0; i < N_PROCS; i++)
@@ -817,10 +629,10 @@ build_frame(uint8_t *frame, size_t cap, uint32_t flow, uint16_t dport, uint64_t 
     struct plane_pkt_spec s;
     flow_spec(&s, flow, dport);
     uint8_t pl[PL_LEN] = {0};
-    put_be64(pl + PL_FLOW, flow);
-    put_be64(pl + PL_SEQ, seq);
-    put_be64(pl + PL_IDX, idx);
-    put_be64(pl + PL_MAGIC, magic);
+    it_put_be64(pl + PL_FLOW, flow);
+    it_put_be64(pl + PL_SEQ, seq);
+    it_put_be64(pl + PL_IDX, idx);
+    it_put_be64(pl + PL_MAGIC, magic);
     size_t len = 0;
     int rc = proto == PLANE_IPPROTO_TCP
                  ? plane_pkt_build_tcp4(frame, cap, &s, pl, sizeof(pl), &len)
@@ -834,7 +646,7 @@ traffic_send(struct rack *r, struct traffic *t, uint32_t f, int port)
 {
     if (t->n_sent >= t->cap) {
         if (t->n_bad++ == 0)
-            say("traffic capacity %zu exhausted", t->cap);
+            it_say("traffic capacity %zu exhausted", t->cap);
         return -1;
     }
     uint8_t frame[256];
@@ -859,35 +671,35 @@ traffic_on_egress(struct traffic *t, const uint8_t *buf, size_t len)
     if (plane_wire_data_decode(buf, len, &d) < 0 || plane_pkt_parse(d.frame, d.frame_len, &pkt) < 0 ||
         pkt.payload_len < PL_LEN) {
         if (t->n_bad++ < 5)
-            say("egress datagram of %zu bytes does not decode", len);
+            it_say("egress datagram of %zu bytes does not decode", len);
         return;
     }
     const uint8_t *pl = d.frame + pkt.payload_off;
-    uint64_t magic = get_be64(pl + PL_MAGIC);
+    uint64_t magic = it_get_be64(pl + PL_MAGIC);
     if (magic == MAGIC_PROBE) {
         t->n_probe_rx++;
         return;
     }
     if (magic != MAGIC_TRAFFIC) {
         if (t->n_unexpected++ < 5)
-            say("unexpected egress (magic %016" PRIx64 ", port %u, by %u)", magic, d.port,
+            it_say("unexpected egress (magic %016" PRIx64 ", port %u, by %u)", magic, d.port,
                 d.processed_by);
         return;
     }
     uint32_t want = PLANE_DATA_F_PROCESSED | PLANE_DATA_F_TO_EGRESS;
-    uint64_t idx = get_be64(pl + PL_IDX);
-    uint64_t flow = get_be64(pl + PL_FLOW);
-    uint64_t seq = get_be64(pl + PL_SEQ);
+    uint64_t idx = it_get_be64(pl + PL_IDX);
+    uint64_t flow = it_get_be64(pl + PL_FLOW);
+    uint64_t seq = it_get_be64(pl + PL_SEQ);
     if ((d.flags & want) != want || (d.flags & PLANE_DATA_F_DROP) || d.app_id != APP_ID ||
         idx >= t->n_sent || t->pkt_flow[idx] != flow || t->pkt_seq[idx] != seq) {
         if (t->n_bad++ < 5)
-            say("bad egress: flags %#x app %u idx %" PRIu64 " flow %" PRIu64 " seq %" PRIu64,
+            it_say("bad egress: flags %#x app %u idx %" PRIu64 " flow %" PRIu64 " seq %" PRIu64,
                 d.flags, d.app_id, idx, flow, seq);
         return;
     }
     if (t->pkt_seen[idx]++) {
         if (t->n_dup++ < 5)
-            say("duplicate egress of packet %" PRIu64 " (flow %" PRIu64 " seq %" PRIu64 ")",
+            it_say("duplicate egress of packet %" PRIu64 " (flow %" PRIu64 " seq %" PRIu64 ")",
                 idx, flow, seq);
         return;
     }
@@ -901,10 +713,10 @@ traffic_on_egress(struct traffic *t, const uint8_t *buf, size_t len)
     const uint8_t *m = pl + PL_MAP;
     /* flowcheck's ids are device_id << 48 | n with n >= 1, allocated by
      * control logic on an external device: never 0, never the switch's. */
-    uint64_t id = get_be64(m);
+    uint64_t id = it_get_be64(m);
     if ((id & 0xffffffffffffull) == 0 || (id >> 48) == SWITCH_ID || (id >> 48) >= N_IDS) {
         if (t->n_bad++ < 5)
-            say("flow %" PRIu64 " seq %" PRIu64 ": mapping %016" PRIx64 " is no flowcheck id"
+            it_say("flow %" PRIu64 " seq %" PRIu64 ": mapping %016" PRIx64 " is no flowcheck id"
                 " (processed by %u)", flow, seq, id, d.processed_by);
         return;
     }
@@ -913,8 +725,8 @@ traffic_on_egress(struct traffic *t, const uint8_t *buf, size_t len)
         t->has_mapping[flow] = true;
     } else if (memcmp(t->mapping[flow], m, 8) != 0) {
         if (t->n_mapping_changed++ < 5)
-            say("flow %" PRIu64 " seq %" PRIu64 ": mapping %016" PRIx64 " != first %016" PRIx64
-                " (processed by %u)", flow, seq, get_be64(m), get_be64(t->mapping[flow]),
+            it_say("flow %" PRIu64 " seq %" PRIu64 ": mapping %016" PRIx64 " != first %016" PRIx64
+                " (processed by %u)", flow, seq, it_get_be64(m), it_get_be64(t->mapping[flow]),
                 d.processed_by);
     }
 }
@@ -926,7 +738,7 @@ traffic_missing_since(const struct traffic *t, size_t from, bool print)
     size_t n = 0;
     for (size_t i = from; i < t->n_sent; i++)
         if (!t->pkt_seen[i] && n++ < 5 && print)
-            say("packet %zu (flow %u seq %" PRIu64 ") never came out", i, t->pkt_flow[i],
+            it_say("packet %zu (flow %u seq %" PRIu64 ") never came out", i, t->pkt_flow[i],
                 t->pkt_seq[i]);
     return n;
 }
@@ -959,13 +771,13 @@ static bool
 traffic_wait(struct rack *r, struct traffic *t, size_t from, uint64_t deadline_ms,
              uint32_t alive)
 {
-    uint64_t until = now_ms() + deadline_ms;
+    uint64_t until = it_now_ms() + deadline_ms;
     for (;;) {
         while (from < t->n_sent && t->pkt_seen[from])
             from++;
         if (from >= t->n_sent)
             break;
-        if (now_ms() > until)
+        if (it_now_ms() > until)
             return false;
         if (alive && rack_all_alive(r, alive) < 0)
             return false;
@@ -1005,7 +817,7 @@ traffic_run(struct rack *r, struct traffic *t, size_t n, size_t batch, draw_fn d
 }
 
 struct zipf_draw {
-    struct zipf z;
+    struct it_zipf z;
     struct prng rng;
 };
 
@@ -1013,7 +825,7 @@ static uint32_t
 draw_zipf(void *arg)
 {
     struct zipf_draw *d = arg;
-    return zipf_sample(&d->z, &d->rng);
+    return it_zipf_rank(&d->z, prng_unit(&d->rng));
 }
 
 struct seq_draw {
@@ -1037,14 +849,14 @@ static int rack_wait_devices(struct rack *r, uint32_t want_up, uint32_t want_dow
 static int
 rack_wait_ready(struct rack *r, struct traffic *t, uint32_t alive)
 {
-    uint64_t start = now_ms();
+    uint64_t start = it_now_ms();
     uint64_t deadline = start + 30000;
     size_t before = t->n_probe_rx;
     uint64_t n = 0;
     uint8_t frame[256];
     while (t->n_probe_rx == before) {
-        if (now_ms() > deadline) {
-            say("rack not ready after 30 s: no probe came out");
+        if (it_now_ms() > deadline) {
+            it_say("rack not ready after 30 s: no probe came out");
             r->failed = true;
             return -1;
         }
@@ -1054,156 +866,29 @@ rack_wait_ready(struct rack *r, struct traffic *t, uint32_t alive)
                                  PLANE_IPPROTO_UDP);
         send_to(r->tx, r->port_listen[n & 1], frame, len);
         n++;
-        uint64_t until = now_ms() + 200;
-        while (t->n_probe_rx == before && now_ms() < until)
+        uint64_t until = it_now_ms() + 200;
+        while (t->n_probe_rx == before && it_now_ms() < until)
             sinks_drain(r, t, 20);
     }
     /* A probe made it; now every device must be up in the switch's view,
      * so no test starts while the switch still fails devices over. */
     uint32_t devs = alive & ~(1u << P_SWITCH);
-    if (devs && rack_wait_devices(r, devs, 0, deadline > now_ms() ? deadline - now_ms() : 0) < 0) {
-        say("rack not ready after 30 s: the switch does not see every device up");
+    if (devs && rack_wait_devices(r, devs, 0, deadline > it_now_ms() ? deadline - it_now_ms() : 0) < 0) {
+        it_say("rack not ready after 30 s: the switch does not see every device up");
         r->failed = true;
         return -1;
     }
-    say("rack ready after %" PRIu64 " ms (%" PRIu64 " probes)", now_ms() - start, n);
+    it_say("rack ready after %" PRIu64 " ms (%" PRIu64 " probes)", it_now_ms() - start, n);
     return 0;
 }
 
 /* ---- the control protocol, as device 0xfffe (planectl's id) ---- */
 
-/* One RPC endpoint on its own loop, run only while a call is waited for. */
-struct ctl {
-    uv_loop_t loop;
-    struct plane_auth auth;
-    struct plane_udp *udp;
-    struct plane_rpc *rpc;
-    bool loop_ok, udp_closed, rpc_closed;
-};
-
-struct ctl_call {
-    bool done;
-    int status;
-    uint8_t *resp;               /* caller's buffer for the response body */
-    size_t resp_cap, resp_len;
-};
-
-static void
-key_from_hex(uint8_t key[PLANE_AUTH_KEY_LEN])
-{
-    for (size_t i = 0; i < PLANE_AUTH_KEY_LEN; i++) {
-        unsigned v;
-        sscanf(rack_key_hex + 2 * i, "%2x", &v);
-        key[i] = (uint8_t)v;
-    }
-}
-
-static void
-ctl_call_cb(void *arg, struct plane_rpc *rpc, int status, const struct plane_wire_ctl *resp)
-{
-    (void)rpc;
-    struct ctl_call *c = arg;
-    c->done = true;
-    c->status = status;
-    c->resp_len = 0;
-    if (resp && resp->body_len <= c->resp_cap) {
-        memcpy(c->resp, resp->body, resp->body_len);
-        c->resp_len = resp->body_len;
-    } else if (resp && status == 0) {
-        c->status = PLANE_EMSGSIZE;
-    }
-}
-
-static void
-ctl_rpc_closed(void *arg, struct plane_rpc *rpc)
-{
-    (void)rpc;
-    ((struct ctl *)arg)->rpc_closed = true;
-}
-
-static void
-ctl_udp_closed(void *arg, struct plane_udp *udp)
-{
-    (void)udp;
-    ((struct ctl *)arg)->udp_closed = true;
-}
-
-static void
-ctl_close(struct ctl *c)
-{
-    if (c->rpc)
-        plane_rpc_close(c->rpc, ctl_rpc_closed, c);
-    if (c->udp)
-        plane_udp_close(c->udp, ctl_udp_closed, c);
-    if (c->loop_ok) {
-        uint64_t until = now_ms() + 5000;
-        while (((c->rpc && !c->rpc_closed) || (c->udp && !c->udp_closed) ||
-                uv_loop_alive(&c->loop)) && now_ms() < until)
-            uv_run(&c->loop, UV_RUN_NOWAIT);
-        if (uv_loop_close(&c->loop) != 0)
-            say("control client loop did not close cleanly");
-    }
-    plane_auth_uninit(&c->auth);
-    memset(c, 0, sizeof(*c));
-}
-
-/* Opens the client and registers every daemon of the rack as a peer. */
+/* Opens the control client and registers every daemon of the rack as a peer. */
 static int
-ctl_open(struct ctl *c, const struct rack *r)
+ctl_open(struct it_ctl *c, const struct rack *r)
 {
-    memset(c, 0, sizeof(*c));
-    uint8_t key[PLANE_AUTH_KEY_LEN];
-    key_from_hex(key);
-    if (uv_loop_init(&c->loop) < 0)
-        return -1;
-    c->loop_ok = true;
-    struct sockaddr_in sa;
-    addr_v4(&sa, 0);
-    if (plane_auth_init(&c->auth, key, 0) < 0 || !(c->udp = plane_udp_new(&c->loop, NULL)) ||
-        plane_udp_bind(c->udp, (struct sockaddr *)&sa) < 0 ||
-        !(c->rpc = plane_rpc_new(&c->loop, c->udp, STATS_CLIENT_ID,
-                                 plane_auth_new_incarnation(), &c->auth, NULL))) {
-        ctl_close(c);
-        return -1;
-    }
-    for (int i = 0; i < N_PROCS; i++) {
-        addr_v4(&sa, r->dev_port[i]);
-        if (plane_rpc_peer_add(c->rpc, proc_dev_id[i], (struct sockaddr *)&sa) < 0) {
-            ctl_close(c);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/*
- * Calls msg_type on device id with body and waits (up to ~2 s of
- * retransmissions) for the answer, whose body lands in resp.  Returns the
- * peer's status (0 or a PLANE_E* it answered), or a local error
- * (PLANE_ETIMEDOUT when it never answered).
- */
-static int
-ctl_call(struct ctl *c, uint16_t id, uint16_t msg_type, const uint8_t *body, size_t len,
-         uint8_t *resp, size_t resp_cap, size_t *resp_len)
-{
-    struct ctl_call call = {.resp = resp, .resp_cap = resp_cap};
-    struct plane_rpc_call_opts co = {.timeout_ns = 100 * 1000 * 1000ull, .retries = 4};
-    int rc = plane_rpc_call(c->rpc, id, msg_type, body, len, &co, ctl_call_cb, &call, NULL);
-    if (rc < 0)
-        return rc;
-    /* The rpc's own retransmission timer ends the call; the deadline is a
-     * backstop. */
-    uint64_t deadline = now_ms() + 20000;
-    while (!call.done && now_ms() < deadline) {
-        uv_run(&c->loop, UV_RUN_NOWAIT);
-        if (!call.done)
-            uv_sleep(1);
-    }
-    if (!call.done)
-        return PLANE_ETIMEDOUT;
-    if (resp_len)
-        *resp_len = call.resp_len;
-    return call.status;
+    return it_ctl_open(c, rack_key_hex, STATS_CLIENT_ID, proc_dev_id, r->dev_port, N_PROCS);
 }
 
 /* True when counter `name` is `want`, or ends in `want` after a group
@@ -1232,12 +917,12 @@ rack_stats(struct rack *r, int dev, const char *const *names, uint64_t *values, 
 {
     for (size_t i = 0; i < n; i++)
         values[i] = 0;
-    struct ctl c;
+    struct it_ctl c;
     if (ctl_open(&c, r) < 0)
         return -1;
     static uint8_t resp[PLANE_WIRE_MAX_DATAGRAM];
     size_t len = 0;
-    int rc = ctl_call(&c, proc_dev_id[dev], PLANE_MSG_STATS, NULL, 0, resp, sizeof(resp), &len);
+    int rc = it_ctl_call(&c, proc_dev_id[dev], PLANE_MSG_STATS, NULL, 0, resp, sizeof(resp), &len);
     struct plane_mp_zone zone;
     struct plane_body_stats body;
     if (rc == 0 && plane_mp_zone_init(&zone, 0) == 0) {
@@ -1256,14 +941,14 @@ rack_stats(struct rack *r, int dev, const char *const *names, uint64_t *values, 
                 printf("\n");
             }
         } else {
-            say("STATS from %s: response does not decode", r->procs[dev].name);
+            it_say("STATS from %s: response does not decode", r->procs[dev].name);
             rc = -1;
         }
         plane_mp_zone_uninit(&zone);
     } else {
-        say("STATS from %s: no answer (%s)", r->procs[dev].name, plane_strerror(rc));
+        it_say("STATS from %s: no answer (%s)", r->procs[dev].name, plane_strerror(rc));
     }
-    ctl_close(&c);
+    it_ctl_close(&c);
     return rc;
 }
 
@@ -1277,7 +962,7 @@ rack_wait_devices(struct rack *r, uint32_t want_up, uint32_t want_down, uint64_t
 {
     static const char *const names[] = {"dev.nic0.up", "dev.nic1.up", "dev.srv0.up"};
     uint64_t v[3] = {0};
-    uint64_t until = now_ms() + deadline_ms;
+    uint64_t until = it_now_ms() + deadline_ms;
     for (;;) {
         bool ok = rack_stats(r, P_SWITCH, names, v, 3, false) == 0;
         for (int i = P_NIC0; ok && i < N_PROCS; i++) {
@@ -1288,8 +973,8 @@ rack_wait_devices(struct rack *r, uint32_t want_up, uint32_t want_down, uint64_t
         }
         if (ok)
             return 0;
-        if (now_ms() > until) {
-            say("switch sees nic0 %s, nic1 %s, srv0 %s", v[0] ? "up" : "down",
+        if (it_now_ms() > until) {
+            it_say("switch sees nic0 %s, nic1 %s, srv0 %s", v[0] ? "up" : "down",
                 v[1] ? "up" : "down", v[2] ? "up" : "down");
             return -1;
         }
@@ -1308,10 +993,10 @@ static int
 app_objs_load(struct app_objs *o)
 {
     o->pkts = o->per_src = -1;
-    const char *path = env_or("PLANE_FLOWCHECK", PLANE_FLOWCHECK);
+    const char *path = it_env_or("PLANE_FLOWCHECK", PLANE_FLOWCHECK);
     void *h = dlopen(path, RTLD_LAZY | RTLD_LOCAL);
     if (!h) {
-        say("dlopen %s: %s", path, dlerror());
+        it_say("dlopen %s: %s", path, dlerror());
         return -1;
     }
     plane_app_register_fn reg = (plane_app_register_fn)dlsym(h, PLANE_APP_ENTRY);
@@ -1335,7 +1020,7 @@ app_objs_load(struct app_objs *o)
  * 0 or negative (no answer, or a response that does not decode).
  */
 static int
-read_reg(struct ctl *c, uint16_t id, uint16_t obj, uint32_t fields, const uint32_t *f,
+read_reg(struct it_ctl *c, uint16_t id, uint16_t obj, uint32_t fields, const uint32_t *f,
          size_t n, uint64_t *values, bool *found)
 {
     static struct plane_flow_key keys[128];
@@ -1359,7 +1044,7 @@ read_reg(struct ctl *c, uint16_t id, uint16_t obj, uint32_t fields, const uint32
     if (plane_body_entries_encode(&body, &w) < 0 || w.overflow)
         return -1;
     size_t len = 0;
-    int rc = ctl_call(c, id, PLANE_MSG_ENTRY_READ, req, w.len, resp, sizeof(resp), &len);
+    int rc = it_ctl_call(c, id, PLANE_MSG_ENTRY_READ, req, w.len, resp, sizeof(resp), &len);
     if (rc < 0)
         return rc;
     struct plane_mp_zone zone;
@@ -1400,10 +1085,10 @@ check_counters(struct rack *r, const struct traffic *t, uint32_t alive)
 {
     struct app_objs objs;
     if (app_objs_load(&objs) < 0) {
-        say("flowcheck has no 'pkts' register: counters not checked");
+        it_say("flowcheck has no 'pkts' register: counters not checked");
         return -1;
     }
-    struct ctl c;
+    struct it_ctl c;
     if (ctl_open(&c, r) < 0)
         return -1;
     uint32_t *flows = calloc(t->n_flows, sizeof(*flows));
@@ -1417,10 +1102,10 @@ check_counters(struct rack *r, const struct traffic *t, uint32_t alive)
     for (uint32_t f = 0; f < t->n_flows; f++)
         if (t->seq_next[f])
             flows[nf++] = f;
-    uint64_t deadline = now_ms() + 20000;
+    uint64_t deadline = it_now_ms() + 20000;
     int rc = -1;
     size_t bad = 0, copies_min = 0;
-    for (int round = 0; now_ms() < deadline; round++) {
+    for (int round = 0; it_now_ms() < deadline; round++) {
         bad = 0;
         copies_min = SIZE_MAX;
         bool no_answer = false;
@@ -1436,12 +1121,12 @@ check_counters(struct rack *r, const struct traffic *t, uint32_t alive)
                                  flows + at, k, v, found);
                 if (e < 0 && d == P_SWITCH && e != PLANE_ETIMEDOUT) {
                     if (round == 0 && at == 0)
-                        say("switch answers ENTRY_READ with %s: its copies not checked",
+                        it_say("switch answers ENTRY_READ with %s: its copies not checked",
                             plane_strerror(e));
                     continue;
                 }
                 if (e < 0) {
-                    say("ENTRY_READ from %s failed: %s", r->procs[d].name, plane_strerror(e));
+                    it_say("ENTRY_READ from %s failed: %s", r->procs[d].name, plane_strerror(e));
                     no_answer = true;
                     break;
                 }
@@ -1451,7 +1136,7 @@ check_counters(struct rack *r, const struct traffic *t, uint32_t alive)
                     copies[i]++;
                     uint64_t want = want_of[flows[at + i]];
                     if (v[i] != want && bad++ < 3 && round % 10 == 9)
-                        say("flow %u: %s counts %" PRIu64 ", sent %" PRIu64, flows[at + i],
+                        it_say("flow %u: %s counts %" PRIu64 ", sent %" PRIu64, flows[at + i],
                             r->procs[d].name, v[i], want);
                 }
             }
@@ -1465,15 +1150,15 @@ check_counters(struct rack *r, const struct traffic *t, uint32_t alive)
             rc = 0;
             break;
         }
-        uint64_t until = now_ms() + 100;
-        while (now_ms() < until)
+        uint64_t until = it_now_ms() + 100;
+        while (it_now_ms() < until)
             sinks_drain(r, (struct traffic *)t, 20);
     }
-    say("counters of %zu flows: %s (%zu mismatches, every flow on >= %zu copies)", nf,
+    it_say("counters of %zu flows: %s (%zu mismatches, every flow on >= %zu copies)", nf,
         rc == 0 ? "exact" : "NOT exact", bad, copies_min == SIZE_MAX ? 0 : copies_min);
     free(flows);
     free(want_of);
-    ctl_close(&c);
+    it_ctl_close(&c);
     return rc;
 }
 
@@ -1499,13 +1184,14 @@ static void
 fake_stats_daemon(uint16_t port)
 {
     uint8_t key[PLANE_AUTH_KEY_LEN];
-    key_from_hex(key);
+    if (it_key_from_hex(rack_key_hex, key) < 0)
+        _exit(3);
     uv_loop_t loop;
     struct plane_auth auth;
     memset(&auth, 0, sizeof(auth));
     struct plane_udp_opts uo = {.accept_any = true};
     struct sockaddr_in sa;
-    addr_v4(&sa, port);
+    it_addr(&sa, port);
     if (uv_loop_init(&loop) < 0 || plane_auth_init(&auth, key, 0) < 0)
         _exit(3);
     struct plane_udp *udp = plane_udp_new(&loop, &uo);
@@ -1530,11 +1216,11 @@ fake_switch(const struct rack *r)
     int fds[2];
     for (int i = 0; i < 2; i++) {
         uint16_t port;
-        fds[i] = udp_open(r->port_listen[i], &port, 8 << 20);
+        fds[i] = it_udp_open(r->port_listen[i], &port, 8 << 20, false);
         if (fds[i] < 0)
             _exit(3);
     }
-    int out = udp_open(0, NULL, 0);
+    int out = it_udp_open(0, NULL, 0, false);
     uint8_t frame[2048], dg[4096];
     for (;;) {
         struct pollfd p[2] = {{.fd = fds[0], .events = POLLIN}, {.fd = fds[1], .events = POLLIN}};
@@ -1551,12 +1237,12 @@ fake_switch(const struct rack *r)
                 pkt.payload_len < PL_LEN)
                 continue;
             uint8_t *pl = frame + pkt.payload_off;
-            put_be64(pl + PL_MAP, (uint64_t)NIC0_ID << 48 | (get_be64(pl + PL_FLOW) + 1));
+            it_put_be64(pl + PL_MAP, (uint64_t)NIC0_ID << 48 | (it_get_be64(pl + PL_FLOW) + 1));
             struct plane_wire_data d = {
                 .app_id = APP_ID,
                 .flags = PLANE_DATA_F_PROCESSED | PLANE_DATA_F_TO_EGRESS,
                 .port = (uint16_t)i,
-                .processed_by = (get_be64(pl + PL_FLOW) & 1) ? NIC1_ID : SWITCH_ID,
+                .processed_by = (it_get_be64(pl + PL_FLOW) & 1) ? NIC1_ID : SWITCH_ID,
                 .frame = frame,
                 .frame_len = (size_t)n,
             };
@@ -1668,7 +1354,7 @@ check_traffic(const struct traffic *t)
 static void
 print_by(const char *what, const size_t *by)
 {
-    say("%s processed by: switch %zu, nic0 %zu, nic1 %zu, srv0 %zu, other %zu", what,
+    it_say("%s processed by: switch %zu, nic0 %zu, nic1 %zu, srv0 %zu, other %zu", what,
         by[SWITCH_ID], by[NIC0_ID], by[NIC1_ID], by[SRV0_ID], by[N_IDS]);
 }
 
@@ -1685,7 +1371,7 @@ test_basic_body(struct rack *r, struct traffic *t)
 
     struct zipf_draw zd;
     prng_seed(&zd.rng, g_seed);
-    if (zipf_init(&zd.z, 2000, 0.99) < 0)
+    if (it_zipf_init(&zd.z, 2000, 0.99) < 0)
         return -1;
     size_t missing = traffic_run(r, t, 6000, 64, draw_zipf, &zd, 10000, ALL);
     print_by("phase 1", t->by_dev);
@@ -1693,10 +1379,10 @@ test_basic_body(struct rack *r, struct traffic *t)
     if (check_traffic(t) < 0)
         return -1;
 
-    say("sending junk: malformed datagrams, wrong-key control messages, frames for no app");
+    it_say("sending junk: malformed datagrams, wrong-key control messages, frames for no app");
     send_junk(r);
     missing = traffic_run(r, t, 3000, 64, draw_zipf, &zd, 10000, ALL);
-    zipf_uninit(&zd.z);
+    it_zipf_uninit(&zd.z);
     print_by("total", t->by_dev);
     CHECK(missing == 0, "after junk: %zu of %zu packets did not come out", missing, t->n_sent);
     /* A last look for stragglers: duplicates or no-app frames leaking out. */
@@ -1715,7 +1401,7 @@ test_basic_body(struct rack *r, struct traffic *t)
             else
                 rack_stats(r, i, dev_names, i == P_NIC0 ? nic0 : dummy, 3, true);
         }
-        say("switch counters: rx_malformed %" PRIu64 "->%" PRIu64 ", rx_bad_mac %" PRIu64
+        it_say("switch counters: rx_malformed %" PRIu64 "->%" PRIu64 ", rx_bad_mac %" PRIu64
             "->%" PRIu64 ", no_app %" PRIu64 "->%" PRIu64,
             sw_before[0], sw_after[0], sw_before[1], sw_after[1], sw_before[2], sw_after[2]);
         CHECK(sw_after[0] > sw_before[0], "switch did not count the malformed datagrams");
@@ -1728,7 +1414,7 @@ test_basic_body(struct rack *r, struct traffic *t)
               "nic0 did not count the junk (malformed %" PRIu64 ", bad mac %" PRIu64
               ", data from no peer %" PRIu64 ")", nic0[0], nic0[1], nic0[2]);
     } else {
-        say("note: STATS unavailable to device 0xfffe; drop counters not checked");
+        it_say("note: STATS unavailable to device 0xfffe; drop counters not checked");
     }
     return 0;
 }
@@ -1742,10 +1428,10 @@ test_counters_body(struct rack *r, struct traffic *t)
         return -1;
     struct zipf_draw zd;
     prng_seed(&zd.rng, g_seed);
-    if (zipf_init(&zd.z, t->n_flows, 0.99) < 0)
+    if (it_zipf_init(&zd.z, t->n_flows, 0.99) < 0)
         return -1;
     size_t missing = traffic_run(r, t, 6000, 64, draw_zipf, &zd, 10000, ALL);
-    zipf_uninit(&zd.z);
+    it_zipf_uninit(&zd.z);
     print_by("total", t->by_dev);
     CHECK(missing == 0, "%zu of %zu packets did not come out", missing, t->n_sent);
     if (check_traffic(t) < 0)
@@ -1762,13 +1448,13 @@ test_promote_body(struct rack *r, struct traffic *t)
         return -1;
     struct zipf_draw zd;
     prng_seed(&zd.rng, g_seed);
-    if (zipf_init(&zd.z, 2000, 0.99) < 0)
+    if (it_zipf_init(&zd.z, 2000, 0.99) < 0)
         return -1;
-    uint64_t deadline = now_ms() + 120000;
-    uint64_t t0 = now_ms();
+    uint64_t deadline = it_now_ms() + 120000;
+    uint64_t t0 = it_now_ms();
     double share = 0;
     int rounds = 0, good = 0;
-    while (now_ms() < deadline) {
+    while (it_now_ms() < deadline) {
         traffic_window_reset(t);
         size_t missing = traffic_run(r, t, 4000, 200, draw_zipf, &zd, 10000, ALL);
         CHECK(missing == 0, "%zu of %zu packets did not come out", missing, t->n_sent);
@@ -1776,14 +1462,14 @@ test_promote_body(struct rack *r, struct traffic *t)
             break;
         share = t->win_rx ? (double)t->win_switch / (double)t->win_rx : 0;
         rounds++;
-        say("round %d (%.1f s): switch share %.3f (%zu of %zu)", rounds,
-            (double)(now_ms() - t0) / 1000.0, share, t->win_switch, t->win_rx);
+        it_say("round %d (%.1f s): switch share %.3f (%zu of %zu)", rounds,
+            (double)(it_now_ms() - t0) / 1000.0, share, t->win_switch, t->win_rx);
         if (rounds % 5 == 0) {
             static const char *const names[] = {"fm.occupancy", "pop_promotes", "promotions",
                                                 "demotions", "install_ok", "pop_keys"};
             uint64_t v[6];
             if (rack_stats(r, P_SWITCH, names, v, 6, false) == 0)
-                say("switch: fm occupancy %" PRIu64 ", pop keys %" PRIu64 ", pop promotes %"
+                it_say("switch: fm occupancy %" PRIu64 ", pop keys %" PRIu64 ", pop promotes %"
                     PRIu64 ", promotions %" PRIu64 ", demotions %" PRIu64 ", installs %" PRIu64,
                     v[0], v[5], v[1], v[2], v[3], v[4]);
         }
@@ -1792,7 +1478,7 @@ test_promote_body(struct rack *r, struct traffic *t)
         if (good >= 2)
             break;
     }
-    zipf_uninit(&zd.z);
+    it_zipf_uninit(&zd.z);
     print_by("total", t->by_dev);
     if (check_traffic(t) < 0)
         return -1;
@@ -1825,10 +1511,10 @@ static int
 run_until_promoted(struct rack *r, struct traffic *t, draw_fn draw, void *arg,
                    uint64_t deadline_ms)
 {
-    uint64_t t0 = now_ms(), deadline = t0 + deadline_ms;
+    uint64_t t0 = it_now_ms(), deadline = t0 + deadline_ms;
     int rounds = 0, good = 0;
     double share = 0;
-    while (now_ms() < deadline && good < 2) {
+    while (it_now_ms() < deadline && good < 2) {
         traffic_window_reset(t);
         size_t missing = traffic_run(r, t, 4000, 200, draw, arg, 10000, ALL);
         CHECK(missing == 0, "%zu of %zu packets did not come out", missing, t->n_sent);
@@ -1838,8 +1524,8 @@ run_until_promoted(struct rack *r, struct traffic *t, draw_fn draw, void *arg,
         rounds++;
         good = share > 0.5 ? good + 1 : 0;
     }
-    say("after %d rounds (%.1f s): switch share %.3f", rounds,
-        (double)(now_ms() - t0) / 1000.0, share);
+    it_say("after %d rounds (%.1f s): switch share %.3f", rounds,
+        (double)(it_now_ms() - t0) / 1000.0, share);
     CHECK(good >= 2, "switch share stayed at %.3f (want > 0.5)", share);
     return 0;
 }
@@ -1858,23 +1544,23 @@ test_churn_body(struct rack *r, struct traffic *t)
         return -1;
     struct zipf_draw zd;
     prng_seed(&zd.rng, g_seed);
-    if (zipf_init(&zd.z, t->n_flows, 0.99) < 0)
+    if (it_zipf_init(&zd.z, t->n_flows, 0.99) < 0)
         return -1;
     struct shifted_draw sd = {&zd, 0, t->n_flows};
     int rc = run_until_promoted(r, t, draw_shifted, &sd, 120000);
     if (rc == 0) {
-        say("moving the hot set");
+        it_say("moving the hot set");
         sd.offset = t->n_flows / 2;
         rc = run_until_promoted(r, t, draw_shifted, &sd, 120000);
     }
-    zipf_uninit(&zd.z);
+    it_zipf_uninit(&zd.z);
     print_by("total", t->by_dev);
     if (rc < 0)
         return -1;
     static const char *const names[] = {"demotions", "promotions"};
     uint64_t v[2];
     if (rack_stats(r, P_SWITCH, names, v, 2, false) == 0)
-        say("switch: %" PRIu64 " promotions, %" PRIu64 " demotions", v[1], v[0]);
+        it_say("switch: %" PRIu64 " promotions, %" PRIu64 " demotions", v[1], v[0]);
     CHECK(check_counters(r, t, ALL) == 0, "counters not exact after the hot set moved");
     return 0;
 }
@@ -1905,10 +1591,10 @@ test_failover_body(struct rack *r, struct traffic *t)
         for (int i = 0; i < N_PROCS; i++)
             rack_stats(r, i, NULL, &dummy, 0, true);
     }
-    say("kill -9 nic0 (pid %d)", (int)r->procs[P_NIC0].pid);
+    it_say("kill -9 nic0 (pid %d)", (int)r->procs[P_NIC0].pid);
     CHECK(proc_stop(r, P_NIC0, SIGKILL) == 0, "nic0 did not die of SIGKILL");
     uint32_t alive = ALL & ~(1u << P_NIC0);
-    uint64_t t_kill = now_ms();
+    uint64_t t_kill = it_now_ms();
     sd.n = t->n_flows;
 
     /* Packets in flight to nic0 are lost until the switch notices; forget
@@ -1917,8 +1603,8 @@ test_failover_body(struct rack *r, struct traffic *t)
     size_t kill_idx = t->n_sent;
     int clean = 0;
     uint64_t t_resumed = 0;
-    while (now_ms() < deadline && clean < 3) {
-        uint64_t t_batch = now_ms();
+    while (it_now_ms() < deadline && clean < 3) {
+        uint64_t t_batch = it_now_ms();
         size_t m = traffic_run(r, t, 100, 100, draw_round_robin, &sd, 500, alive);
         if (m == 0 && clean++ == 0)
             t_resumed = t_batch;
@@ -1927,7 +1613,7 @@ test_failover_body(struct rack *r, struct traffic *t)
     }
     size_t lost = traffic_missing_since(t, kill_idx, false);
     CHECK(clean >= 3, "traffic did not resume within 20 s of the kill (%zu lost)", lost);
-    say("traffic resumed %" PRIu64 " ms after the kill; %zu packets lost in between",
+    it_say("traffic resumed %" PRIu64 " ms after the kill; %zu packets lost in between",
         t_resumed - t_kill, lost);
     size_t from = t->n_sent;
     size_t nic0_before = t->by_dev[NIC0_ID];
@@ -1940,19 +1626,19 @@ test_failover_body(struct rack *r, struct traffic *t)
         return -1;
 
     CHECK(rack_wait_devices(r, 0, 1u << P_NIC0, 10000) == 0, "the switch still sees nic0 up");
-    say("restarting nic0");
+    it_say("restarting nic0");
     size_t restart_idx = t->n_sent;
     CHECK(proc_start(r, P_NIC0) == 0, "cannot restart nic0");
     CHECK(rack_wait_devices(r, ALL & ~1u, 0, 30000) == 0,
           "the switch does not see nic0 up again within 30 s of its restart");
-    deadline = now_ms() + 30000;
-    while (now_ms() < deadline && t->by_dev[NIC0_ID] == nic0_before) {
+    deadline = it_now_ms() + 30000;
+    while (it_now_ms() < deadline && t->by_dev[NIC0_ID] == nic0_before) {
         traffic_run(r, t, 100, 100, draw_round_robin, &sd, 1000, ALL);
         if (rack_all_alive(r, ALL) < 0)
             return -1;
     }
     CHECK(t->by_dev[NIC0_ID] > nic0_before, "nic0 did not come back into service in 30 s");
-    say("nic0 back in service; %zu packets lost while it came back",
+    it_say("nic0 back in service; %zu packets lost while it came back",
         traffic_missing_since(t, restart_idx, true));
     from = t->n_sent;
     traffic_run(r, t, n_flows * 2, 50, draw_round_robin, &sd, 10000, ALL);
@@ -1979,7 +1665,7 @@ check_copies_agree(struct rack *r, const struct traffic *t)
     struct app_objs objs;
     if (app_objs_load(&objs) < 0)
         return -1;
-    struct ctl c;
+    struct it_ctl c;
     if (ctl_open(&c, r) < 0)
         return -1;
     uint32_t *flows = calloc(t->n_flows, sizeof(*flows));
@@ -1987,10 +1673,10 @@ check_copies_agree(struct rack *r, const struct traffic *t)
     for (uint32_t f = 0; f < t->n_flows; f++)
         if (t->seq_next[f])
             flows[nf++] = f;
-    uint64_t deadline = now_ms() + 20000;
+    uint64_t deadline = it_now_ms() + 20000;
     int rc = -1;
     size_t bad = 0, copies_min = 0;
-    while (rc < 0 && now_ms() < deadline) {
+    while (rc < 0 && it_now_ms() < deadline) {
         bad = 0;
         copies_min = SIZE_MAX;
         bool no_answer = false;
@@ -2013,15 +1699,15 @@ check_copies_agree(struct rack *r, const struct traffic *t)
                     else if (v[d][i] != first)
                         differ = true;
                 }
-                if (differ && bad++ < 3 && now_ms() + 1000 > deadline)
-                    say("flow %u: nic0 %" PRIu64 " nic1 %" PRIu64 " srv0 %" PRIu64, flows[at + i],
+                if (differ && bad++ < 3 && it_now_ms() + 1000 > deadline)
+                    it_say("flow %u: nic0 %" PRIu64 " nic1 %" PRIu64 " srv0 %" PRIu64, flows[at + i],
                         v[P_NIC0][i], v[P_NIC1][i], v[P_SRV0][i]);
                 if (copies < copies_min)
                     copies_min = copies;
             }
         }
         if (no_answer) {
-            say("ENTRY_READ from a device failed");
+            it_say("ENTRY_READ from a device failed");
             break;
         }
         if (bad == 0 && copies_min >= 2)
@@ -2029,10 +1715,10 @@ check_copies_agree(struct rack *r, const struct traffic *t)
         else
             sinks_drain(r, (struct traffic *)t, 100);
     }
-    say("device copies of %zu flows: %s (%zu differ, every flow on >= %zu devices)", nf,
+    it_say("device copies of %zu flows: %s (%zu differ, every flow on >= %zu devices)", nf,
         rc == 0 ? "equal" : "NOT equal", bad, copies_min == SIZE_MAX ? 0 : copies_min);
     free(flows);
-    ctl_close(&c);
+    it_ctl_close(&c);
     return rc;
 }
 
@@ -2052,17 +1738,17 @@ test_stall_body(struct rack *r, struct traffic *t)
     size_t missing = traffic_run(r, t, t->n_flows * 2, 50, draw_round_robin, &sd, 10000, ALL);
     CHECK(missing == 0, "before the stall: %zu of %zu packets did not come out", missing,
           t->n_sent);
-    say("SIGSTOP nic1 for 300 ms under traffic");
+    it_say("SIGSTOP nic1 for 300 ms under traffic");
     CHECK(kill(r->procs[P_NIC1].pid, SIGSTOP) == 0, "cannot stop nic1");
-    uint64_t until = now_ms() + 300;
-    while (now_ms() < until)
+    uint64_t until = it_now_ms() + 300;
+    while (it_now_ms() < until)
         traffic_run(r, t, 50, 50, draw_round_robin, &sd, 20, ALL);
     CHECK(kill(r->procs[P_NIC1].pid, SIGCONT) == 0, "cannot continue nic1");
     /* Packets sent to nic1 before the switch noticed may be lost: wait for
      * three batches in a row to come out whole. */
-    uint64_t deadline = now_ms() + 20000;
+    uint64_t deadline = it_now_ms() + 20000;
     int clean = 0;
-    while (now_ms() < deadline && clean < 3)
+    while (it_now_ms() < deadline && clean < 3)
         clean = traffic_run(r, t, 100, 100, draw_round_robin, &sd, 1000, ALL) ? 0 : clean + 1;
     CHECK(clean >= 3, "traffic did not come out whole within 20 s of the stall");
     traffic_run(r, t, t->n_flows * 2, 50, draw_round_robin, &sd, 10000, ALL);
@@ -2088,22 +1774,22 @@ test_harness_body(struct rack *r, struct traffic *t)
                              PLANE_IPPROTO_UDP);
     struct plane_pkt pkt;
     CHECK(len > 0 && plane_pkt_parse(frame, len, &pkt) == 0, "frame does not parse");
-    CHECK(pkt.payload_len == PL_LEN && get_be64(frame + pkt.payload_off + PL_FLOW) == 1234 &&
-              get_be64(frame + pkt.payload_off + PL_SEQ) == 7,
+    CHECK(pkt.payload_len == PL_LEN && it_get_be64(frame + pkt.payload_off + PL_FLOW) == 1234 &&
+              it_get_be64(frame + pkt.payload_off + PL_SEQ) == 7,
           "payload fields do not read back");
     CHECK(pkt.key.dst_port >= DPORT_LO && pkt.key.dst_port <= DPORT_HI, "dport outside class");
     /* Zipf 0.99 over 2000: rank 0 is the most frequent, the top 256 over half. */
     struct zipf_draw zd;
     prng_seed(&zd.rng, g_seed);
-    CHECK(zipf_init(&zd.z, 2000, 0.99) == 0, "zipf");
+    CHECK(it_zipf_init(&zd.z, 2000, 0.99) == 0, "zipf");
     size_t top = 0, zero = 0, n = 100000;
     for (size_t i = 0; i < n; i++) {
         uint32_t f = draw_zipf(&zd);
         top += f < 256;
         zero += f == 0;
     }
-    zipf_uninit(&zd.z);
-    say("zipf: top-256 share %.3f, rank-0 share %.3f", (double)top / n, (double)zero / n);
+    it_zipf_uninit(&zd.z);
+    it_say("zipf: top-256 share %.3f, rank-0 share %.3f", (double)top / n, (double)zero / n);
     CHECK(top > n / 2 && zero > n / 20, "zipf distribution looks wrong");
     /* An egress datagram built as the switch would goes through the checker. */
     struct traffic tt;
@@ -2112,7 +1798,7 @@ test_harness_body(struct rack *r, struct traffic *t)
     tt.pkt_flow[0] = 3;
     len = build_frame(frame, sizeof(frame), 3, 0, 0, 0, MAGIC_TRAFFIC, PLANE_IPPROTO_UDP);
     CHECK(plane_pkt_parse(frame, len, &pkt) == 0, "frame does not parse");
-    put_be64(frame + pkt.payload_off + PL_MAP, (uint64_t)NIC1_ID << 48 | 1);
+    it_put_be64(frame + pkt.payload_off + PL_MAP, (uint64_t)NIC1_ID << 48 | 1);
     struct plane_wire_data d = {.app_id = APP_ID, .flags = PLANE_DATA_F_PROCESSED |
                                 PLANE_DATA_F_TO_EGRESS, .processed_by = NIC1_ID,
                                 .frame = frame, .frame_len = len};
@@ -2121,8 +1807,8 @@ test_harness_body(struct rack *r, struct traffic *t)
     CHECK(dlen > 0, "encode");
     send_to(r->tx, r->sink_port[0], dg, (size_t)dlen);
     send_to(r->tx, r->sink_port[1], dg, (size_t)dlen);
-    uint64_t until = now_ms() + 5000;
-    while (tt.n_rx_unique + tt.n_dup < 2 && now_ms() < until)
+    uint64_t until = it_now_ms() + 5000;
+    while (tt.n_rx_unique + tt.n_dup < 2 && it_now_ms() < until)
         sinks_drain(r, &tt, 20);
     bool ok = tt.n_rx_unique == 1 && tt.n_dup == 1 && tt.n_bad == 0 &&
               tt.by_dev[NIC1_ID] == 1;
@@ -2153,11 +1839,11 @@ test_harness_body(struct rack *r, struct traffic *t)
     r->procs[P_SWITCH].pid = fsw;
     CHECK(rack_wait_ready(r, t, 1u << P_SWITCH) == 0, "stand-in switch not ready");
     prng_seed(&zd.rng, g_seed);
-    CHECK(zipf_init(&zd.z, t->n_flows, 0.99) == 0, "zipf");
+    CHECK(it_zipf_init(&zd.z, t->n_flows, 0.99) == 0, "zipf");
     size_t missing = traffic_run(r, t, 5000, 64, draw_zipf, &zd, 10000, 1u << P_SWITCH);
     send_junk(r);
     missing += traffic_run(r, t, 1000, 64, draw_zipf, &zd, 10000, 1u << P_SWITCH);
-    zipf_uninit(&zd.z);
+    it_zipf_uninit(&zd.z);
     sinks_drain(r, t, 100);
     print_by("stand-in", t->by_dev);
     CHECK(proc_stop(r, P_SWITCH, SIGKILL) == 0, "stand-in switch");
@@ -2184,9 +1870,9 @@ test_harness_body(struct rack *r, struct traffic *t)
     }
     p->pid = pid;
     /* Wait until the shell installed its trap: it is then sleeping. */
-    until = now_ms() + 5000;
+    until = it_now_ms() + 5000;
     int rc = -1;
-    while (now_ms() < until && rc < 0) {
+    while (it_now_ms() < until && rc < 0) {
         char path[64], buf[256] = {0};
         snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
         FILE *f = fopen(path, "r");
@@ -2205,11 +1891,11 @@ typedef int (*test_fn)(struct rack *r, struct traffic *t);
 static int
 run_test(const char *name, test_fn fn, const struct rack_opts *o, uint32_t n_flows)
 {
-    say("=== %s (seed %" PRIu64 ", replay with PLANE_TEST_SEED=%" PRIu64 ")", name, g_seed,
+    it_say("=== %s (seed %" PRIu64 ", replay with PLANE_TEST_SEED=%" PRIu64 ")", name, g_seed,
         g_seed);
     struct rack r;
     struct traffic t;
-    uint64_t start = now_ms();
+    uint64_t start = it_now_ms();
     int rc = rack_init(&r, o);
     if (rc == 0)
         /*
@@ -2224,7 +1910,7 @@ run_test(const char *name, test_fn fn, const struct rack_opts *o, uint32_t n_flo
     }
     if (rack_fini(&r, rc < 0) < 0)
         rc = -1;
-    say("=== %s: %s (%" PRIu64 " ms)", name, rc == 0 ? "PASSED" : "FAILED", now_ms() - start);
+    it_say("=== %s: %s (%" PRIu64 " ms)", name, rc == 0 ? "PASSED" : "FAILED", it_now_ms() - start);
     return rc;
 }
 
@@ -2232,6 +1918,7 @@ int
 main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    it_set_name("rack_test");
     signal(SIGPIPE, SIG_IGN);
     const char *seed_env = getenv("PLANE_TEST_SEED");
     g_seed = seed_env ? strtoull(seed_env, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)getpid();
