@@ -1,8 +1,11 @@
 # make bench, sourced by scripts/bench.sh: failover_ms.
-# Environment: BENCH_FAIL_PPS (20000), BENCH_FAIL_FLOWS (64).
+# Environment: BENCH_FAIL_PPS (20000), BENCH_FAIL_FLOWS (64), BENCH_FAIL_HB_MS (5): the
+# heartbeat period; detection takes 3 missed periods (heartbeat_misses), so it sets most
+# of failover_ms (the racks' default, 10 ms, gives 40-55 ms here).
 if want failover; then
     PPS=${BENCH_FAIL_PPS:-20000}
     rack failover 1000000000 4096 0   # nothing promoted: nic0 serves its flows itself
+    sed -i "s/^\( *heartbeat_ms:\).*/\1 ${BENCH_FAIL_HB_MS:-5}/" "$CFG"
     if rack_up failover; then
         "$PLANEGEN" sink --listen "$EGRESS" --idle 3 --json --quiet --pcap "$WORK/failover.pcap" \
             --gen-report "$WORK/failover-gen.json" > "$WORK/failover-sink.json" 2>&1 &

@@ -23,10 +23,15 @@ if want share; then
         --sizes "${BENCH_SHARE_THR64_SIZES:-1024,8192,65536}" \
         --suffix _thr64 --dat "$OUT/switch_share_thr64.dat" ${BENCH_SHARE_ARGS---quick} \
         > "$WORK/share-sim-thr64.out" 2>&1
+    # T_idle's bound at 64K entries: the same simulation with idle_ms 5000 (alpha 0.9,
+    # the worst point at the default 1000).
+    # shellcheck disable=SC2086
+    "$OUT/switch_share" --steady-only --sizes 65536 --alphas 0.9 --idle 5000 --suffix _idle5s \
+        ${BENCH_SHARE_ARGS---quick} > "$WORK/share-sim-idle5s.out" 2>&1
     while read -r name value; do
         fig "${name%:}" "$value"
-    done < <(cat "$WORK/share-sim.out" "$WORK/share-sim-thr64.out" \
-             | grep -E '^switch_share_(vs_oracle|vs_oracle_churn|runtime_s)(_thr64)?: |^switch_share_vs_oracle_0\.99_(1024|65536): |^switch_share_vs_oracle_thr64_0\.99_[0-9]+: ')
+    done < <(cat "$WORK/share-sim.out" "$WORK/share-sim-thr64.out" "$WORK/share-sim-idle5s.out" \
+             | grep -E '^switch_share_(vs_oracle|vs_oracle_churn|runtime_s)(_thr64|_idle5s)?: |^switch_share_vs_oracle_0\.99_(1024|65536): |^switch_share_vs_oracle_thr64_0\.99_[0-9]+: ')
 
     # One rack point: Zipf 0.99 over FLOWS flows at PPS through a flowcheck rack with
     # ENTRIES flow-manager entries.  The first run warms the switch up; the second,
