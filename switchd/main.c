@@ -11,6 +11,13 @@ switchd_on_stop(struct plane_daemon *d)
     plane_switch_stop(d->owner);
 }
 
+/* SIGHUP: the switch re-arms the timers whose periods changed. */
+static void
+switchd_on_reload(struct plane_daemon *d, const struct plane_config *nc)
+{
+    plane_switch_reload(d->owner, nc);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -30,6 +37,7 @@ main(int argc, char **argv)
     if (rc == 0) {
         d.owner = sw;
         d.on_stop = switchd_on_stop;
+        d.on_reload = switchd_on_reload;
         rc = plane_switch_start(sw);
         if (rc) {
             plane_daemon_stop(&d);   /* closes what start opened, via on_stop */

@@ -471,6 +471,13 @@ dev_on_reload(struct plane_daemon *d, const struct plane_config *nc)
         && nc->timers.popularity_interval_ms != dev->cfg->timers.popularity_interval_ms) {
         uint64_t ms = nc->timers.popularity_interval_ms;
         uv_timer_start(&dev->pop_timer, dev_pop_timer_cb, ms, ms);
+        /* The trackers decay once per interval too: the counts they report
+         * stay comparable with the switch's estimates. */
+        for (size_t i = 0; i < dev->n_apps; i++) {
+            if (dev->apps[i].pop_inited) {
+                dev->apps[i].pop.p.epoch_ns = ms * PLANE_NS_PER_MS;
+            }
+        }
         PLANE_INFO("popularity interval now %llu ms", (unsigned long long) ms);
     }
     if (dev->hb_timer_inited && !dev->closing

@@ -1507,6 +1507,34 @@ sw_udp_open(struct plane_switch *sw, const struct plane_config_addr *addr, bool 
     return u;
 }
 
+void
+plane_switch_reload(struct plane_switch *sw, const struct plane_config *nc)
+{
+    const struct plane_config_timers *old = &sw->cfg->timers, *t = &nc->timers;
+    if (!sw->timers_inited || sw->stopping) {
+        return;
+    }
+    if (t->heartbeat_ms != old->heartbeat_ms) {
+        uv_timer_start(&sw->hb_timer, sw_hb_timer_cb, t->heartbeat_ms, t->heartbeat_ms);
+    }
+    if (t->idle_ms != old->idle_ms) {
+        uint64_t age = t->idle_ms / 4 ? t->idle_ms / 4 : 1;
+        uv_timer_start(&sw->age_timer, sw_age_timer_cb, age, age);
+    }
+    if (t->sync_interval_ms != old->sync_interval_ms) {
+        uv_timer_start(&sw->sync_timer, sw_sync_timer_cb, t->sync_interval_ms,
+                       t->sync_interval_ms);
+    }
+    for (size_t i = 0; i < sw->n_apps; i++) {
+        if (sw->apps[i].fm) {
+            plane_flowmgr_set_epoch(sw->apps[i].fm,
+                                    (uint64_t) t->popularity_interval_ms * PLANE_NS_PER_MS);
+        }
+    }
+    PLANE_INFO("timers: heartbeat %u ms, idle %u ms, sync %u ms, popularity %u ms",
+               t->heartbeat_ms, t->idle_ms, t->sync_interval_ms, t->popularity_interval_ms);
+}
+
 int
 plane_switch_start(struct plane_switch *sw)
 {

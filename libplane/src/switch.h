@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct plane_config;
 struct plane_daemon;
 struct plane_switch;
 
@@ -43,6 +44,14 @@ int plane_switch_start(struct plane_switch *sw);
 /* Closes everything (idempotent).  No callback of sw runs after the loop
  * has processed the close callbacks. */
 void plane_switch_stop(struct plane_switch *sw);
+
+/*
+ * SIGHUP: applies new timers (nc's; the daemon copies them into the running
+ * config afterwards): re-arms the heartbeat, aging and SYNC timers whose
+ * periods changed, and gives the flow managers the new popularity interval
+ * for their estimates.
+ */
+void plane_switch_reload(struct plane_switch *sw, const struct plane_config *nc);
 
 /*
  * Frees sw.  Every handle must be closed (plane_switch_stop() and then the
