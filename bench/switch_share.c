@@ -12,6 +12,7 @@
 
 #include "common/alloc.h"
 #include "common/clock.h"
+#include "common/fault.h"
 #include "common/hash.h"
 #include "common/log.h"
 #include "common/wire_body.h"
@@ -98,15 +99,7 @@ struct opts {
 
 /* ---- randomness ---------------------------------------------------------- */
 
-static inline uint64_t
-splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
+/* common/fault.h's xoshiro256** (seeded through splitmix64): plenty good for sampling. */
 struct rng {
     uint64_t s[4];
 };
@@ -114,26 +107,13 @@ struct rng {
 static void
 rng_seed(struct rng *r, uint64_t seed)
 {
-    for (int i = 0; i < 4; i++) {
-        r->s[i] = splitmix64(&seed);
-    }
+    plane_fault_prng_seed(r->s, seed);
 }
 
-/* xoshiro256**: fast and plenty good for sampling. */
 static inline uint64_t
 rng_next(struct rng *r)
 {
-    uint64_t *s = r->s;
-    uint64_t x = s[1] * 5;
-    uint64_t result = ((x << 7) | (x >> 57)) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = (s[3] << 45) | (s[3] >> 19);
-    return result;
+    return plane_fault_prng_next(r->s);
 }
 
 /* Uniform in [0, n). */
@@ -343,7 +323,7 @@ static uint32_t
 sim_dev_of(const struct sim *s, const struct plane_flow_key *k)
 {
     uint64_t x = flow_of(k) ^ s->o->seed;
-    return plane_hash_shard(splitmix64(&x), s->o->devices);
+    return plane_hash_shard(plane_fault_prng_mix(&x), s->o->devices);
 }
 
 /* install_entries: the ENTRY_READ round trip, completed at once. */

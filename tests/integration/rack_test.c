@@ -1072,6 +1072,17 @@ read_reg(struct it_ctl *c, uint16_t id, uint16_t obj, uint32_t fields, const uin
     return rc;
 }
 
+/* Writes the flows that carried traffic to flows (room for n_flows); returns how many. */
+static size_t
+flows_sent(const struct traffic *t, uint32_t *flows)
+{
+    size_t nf = 0;
+    for (uint32_t f = 0; f < t->n_flows; f++)
+        if (t->seq_next[f])
+            flows[nf++] = f;
+    return nf;
+}
+
 /*
  * Issue 4 test 1's last clause: after traffic stops and two sync periods,
  * every copy of each flow's packet counter equals the packets sent.  Polls
@@ -1098,10 +1109,7 @@ check_counters(struct rack *r, const struct traffic *t, uint32_t alive)
     for (size_t i = 0; i < t->n_sent; i++)
         if (t->pkt_seen[i])
             want_of[t->pkt_flow[i]]++;
-    size_t nf = 0;
-    for (uint32_t f = 0; f < t->n_flows; f++)
-        if (t->seq_next[f])
-            flows[nf++] = f;
+    size_t nf = flows_sent(t, flows);
     uint64_t deadline = it_now_ms() + 20000;
     int rc = -1;
     size_t bad = 0, copies_min = 0;
@@ -1669,10 +1677,7 @@ check_copies_agree(struct rack *r, const struct traffic *t)
     if (ctl_open(&c, r) < 0)
         return -1;
     uint32_t *flows = calloc(t->n_flows, sizeof(*flows));
-    size_t nf = 0;
-    for (uint32_t f = 0; f < t->n_flows; f++)
-        if (t->seq_next[f])
-            flows[nf++] = f;
+    size_t nf = flows_sent(t, flows);
     uint64_t deadline = it_now_ms() + 20000;
     int rc = -1;
     size_t bad = 0, copies_min = 0;
