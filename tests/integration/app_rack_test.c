@@ -69,7 +69,6 @@
  */
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -82,7 +81,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -311,37 +309,18 @@ proc_start(struct rack *r, int i)
     const char *argv[] = {exe, "--config", r->yaml, "--log-level",
                           it_env_or("PLANE_IT_LOG_LEVEL", "info"),
                           ids[i] ? "--id" : NULL, ids[i], NULL};
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid < 0)
+    r->pid[i] = it_spawn(argv, r->log[i]);
+    if (r->pid[i] < 0) {
+        r->pid[i] = 0;
         return -1;
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);   /* a killed driver takes its rack along */
-        int fd = open(r->log[i], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (fd >= 0) {
-            dup2(fd, STDOUT_FILENO);
-            dup2(fd, STDERR_FILENO);
-        }
-        execv(exe, (char *const *)argv);
-        fprintf(stderr, "exec %s: %s\n", exe, strerror(errno));
-        _exit(127);
     }
-    r->pid[i] = pid;
     return 0;
 }
 
 static bool
 proc_alive(struct rack *r, int i)
 {
-    int st;
-    if (!r->pid[i])
-        return false;
-    if (waitpid(r->pid[i], &st, WNOHANG) == 0)
-        return true;
-    it_say("%s exited (%s %d)", proc_name[i], WIFSIGNALED(st) ? "signal" : "status",
-        WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
-    r->pid[i] = 0;
-    return false;
+    return it_alive(&r->pid[i], proc_name[i], NULL);
 }
 
 /* Sends sig to process i and reaps it (SIGKILL after 20 s).  True when it
@@ -349,39 +328,7 @@ proc_alive(struct rack *r, int i)
 static bool
 proc_stop(struct rack *r, int i, int sig)
 {
-    if (!r->pid[i])
-        return true;
-    kill(r->pid[i], sig);
-    uint64_t until = it_now_ms() + 20000;
-    int st = 0;
-    while (waitpid(r->pid[i], &st, WNOHANG) != r->pid[i]) {
-        if (it_now_ms() > until) {
-            kill(r->pid[i], SIGKILL);
-            waitpid(r->pid[i], &st, 0);
-            r->pid[i] = 0;
-            return false;
-        }
-        it_sleep_ms(5);
-    }
-    r->pid[i] = 0;
-    return sig == SIGKILL ? WIFSIGNALED(st) : WIFEXITED(st) && WEXITSTATUS(st) == 0;
-}
-
-static void
-print_log(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return;
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, size > 12000 ? size - 12000 : 0, SEEK_SET);
-    printf("---- %s ----\n", path);
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-        fwrite(buf, 1, n, stdout);
-    printf("---- end ----\n");
+    return it_stop(&r->pid[i], proc_name[i], sig, NULL) == 0;
 }
 
 static int rack_stats(struct rack *r, int i, const char *const *names, uint64_t *v, size_t n,
@@ -408,7 +355,7 @@ rack_fini(struct rack *r, bool failed)
     plane_config_delete(r->cfg);
     if (failed || !clean) {
         for (int i = 0; i < N_PROCS; i++)
-            print_log(r->log[i]);
+            it_print_log(proc_name[i], r->log[i], 12000);
         it_say("rack left in %s", r->dir);
     } else if (!getenv("PLANE_IT_KEEP")) {
         for (int i = 0; i < N_PROCS; i++)

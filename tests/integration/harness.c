@@ -2,13 +2,17 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -172,6 +176,116 @@ it_free_port(void)
         }
     }
     return 0;
+}
+
+/* ---- daemons as child processes ---- */
+
+pid_t
+it_spawn(const char *const *argv, const char *log_path)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        it_say("fork: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+            dup2(fd, STDOUT_FILENO);
+            dup2(fd, STDERR_FILENO);
+        }
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0)
+            dup2(devnull, STDIN_FILENO);
+        execv(argv[0], (char *const *)argv);
+        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    return pid;
+}
+
+bool
+it_alive(pid_t *pid, const char *name, int *status)
+{
+    if (!*pid)
+        return false;
+    int st = 0;
+    pid_t w = waitpid(*pid, &st, WNOHANG);
+    if (w == 0)
+        return true;
+    if (w == *pid) {
+        if (status)
+            *status = st;
+        if (WIFEXITED(st))
+            it_say("%s (pid %d) exited with status %d", name, (int)*pid, WEXITSTATUS(st));
+        else if (WIFSIGNALED(st))
+            it_say("%s (pid %d) killed by signal %d", name, (int)*pid, WTERMSIG(st));
+    }
+    *pid = 0;
+    return false;
+}
+
+int
+it_stop(pid_t *pid, const char *name, int sig, int *status)
+{
+    if (!*pid)
+        return 0;
+    pid_t p = *pid;
+    kill(p, sig);
+    uint64_t deadline = it_now_ms() + 20000;
+    int st = 0;
+    while (waitpid(p, &st, WNOHANG) != p) {
+        if (it_now_ms() > deadline) {
+            it_say("%s (pid %d) did not exit within 20 s of signal %d: SIGKILL", name, (int)p,
+                   sig);
+            kill(p, SIGKILL);
+            waitpid(p, &st, 0);
+            *pid = 0;
+            if (status)
+                *status = st;
+            return -1;
+        }
+        it_sleep_ms(5);
+    }
+    *pid = 0;
+    if (status)
+        *status = st;
+    if (sig == SIGKILL)
+        return WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL ? 0 : -1;
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+        return 0;
+    if (WIFEXITED(st))
+        it_say("%s exited with status %d after signal %d", name, WEXITSTATUS(st), sig);
+    else if (WIFSIGNALED(st))
+        it_say("%s died of signal %d after signal %d", name, WTERMSIG(st), sig);
+    return -1;
+}
+
+void
+it_print_log(const char *title, const char *path, long cap)
+{
+    FILE *f = fopen(path, "r");
+    printf("---- %s (%s) ----\n", title, path);
+    if (f) {
+        fseek(f, 0, SEEK_END);
+        long size = ftell(f);
+        if (size > cap) {
+            fseek(f, size - cap, SEEK_SET);
+            printf("[... %ld bytes before ...]\n", size - cap);
+        } else {
+            fseek(f, 0, SEEK_SET);
+        }
+        char buf[4096];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+            fwrite(buf, 1, n, stdout);
+        fclose(f);
+    }
+    printf("---- end of %s ----\n", title);
+    fflush(stdout);
 }
 
 /* ---- control client ---- */

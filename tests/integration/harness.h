@@ -73,6 +73,32 @@ int it_udp_open(uint16_t port, uint16_t *bound, int bufsize, bool nonblock);
  */
 uint16_t it_free_port(void);
 
+/* ---- daemons as child processes ---- */
+
+#include <sys/types.h>
+
+/*
+ * Starts argv[0] with argv (NULL-terminated), stdout and stderr appended to
+ * log_path, stdin from /dev/null, killed when this process dies (a driver
+ * killed by ctest's timeout takes its daemons along).  Returns the pid or -1.
+ */
+pid_t it_spawn(const char *const *argv, const char *log_path);
+/*
+ * True while *pid runs; once it exited, reaps it, says how (naming it
+ * name), stores its wait status in *status (may be NULL) and zeroes *pid.
+ * False for *pid 0.
+ */
+bool it_alive(pid_t *pid, const char *name, int *status);
+/*
+ * Sends sig to *pid and reaps it, SIGKILLing it after 20 s; zeroes *pid and
+ * stores the wait status in *status (may be NULL).  Returns 0 when it ended
+ * the expected way (exit 0 after another signal, killed by SIGKILL), -1
+ * otherwise (and says how).  0 for *pid 0.
+ */
+int it_stop(pid_t *pid, const char *name, int sig, int *status);
+/* Prints the last cap bytes of the file at path between ---- lines, titled. */
+void it_print_log(const char *title, const char *path, long cap);
+
 /* ---- control client: authenticated RPCs to the rack's daemons ---- */
 
 /* Parses a 64-hex-digit rack key.  Returns 0 or -1. */

@@ -365,79 +365,20 @@ proc_start(struct rack *r, int i)
     argv[n++] = "--log-level";
     argv[n++] = it_env_or("PLANE_IT_LOG_LEVEL", "info");
     argv[n] = NULL;
-
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) {
-        it_say("fork: %s", strerror(errno));
+    p->pid = it_spawn(argv, p->log);
+    p->status = 0;
+    if (p->pid < 0) {
+        p->pid = 0;
         return -1;
     }
-    if (pid == 0) {
-        /* A driver killed by ctest's timeout takes its daemons with it. */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int fd = open(p->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (fd >= 0) {
-            dup2(fd, STDOUT_FILENO);
-            dup2(fd, STDERR_FILENO);
-        }
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0)
-            dup2(devnull, STDIN_FILENO);
-        execv(p->exe, (char *const *)argv);
-        fprintf(stderr, "exec %s: %s\n", p->exe, strerror(errno));
-        _exit(127);
-    }
-    p->pid = pid;
-    p->status = 0;
     return 0;
-}
-
-static void
-proc_print_log(const struct proc *p)
-{
-    FILE *f = fopen(p->log, "r");
-    it_say("---- %s (%s) ----", p->name, p->log);
-    if (!f)
-        return;
-    /* The tail is what matters; cap what one daemon can print. */
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    if (size > 20000) {
-        fseek(f, size - 20000, SEEK_SET);
-        printf("[... %ld bytes before ...]\n", size - 20000);
-    } else {
-        fseek(f, 0, SEEK_SET);
-    }
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-        fwrite(buf, 1, n, stdout);
-    fclose(f);
-    printf("---- end of %s ----\n", p->name);
-    fflush(stdout);
 }
 
 /* True when process i is running; reaps it (and says so) when it exited. */
 static bool
 proc_alive(struct rack *r, int i)
 {
-    struct proc *p = &r->procs[i];
-    if (!p->pid)
-        return false;
-    int st;
-    pid_t w = waitpid(p->pid, &st, WNOHANG);
-    if (w == 0)
-        return true;
-    if (w == p->pid) {
-        p->status = st;
-        if (WIFEXITED(st))
-            it_say("%s (pid %d) exited with status %d", p->name, (int)p->pid, WEXITSTATUS(st));
-        else if (WIFSIGNALED(st))
-            it_say("%s (pid %d) killed by signal %d", p->name, (int)p->pid, WTERMSIG(st));
-    }
-    p->pid = 0;
-    return false;
+    return it_alive(&r->procs[i].pid, r->procs[i].name, &r->procs[i].status);
 }
 
 /* Checks that every started process still runs.  Returns 0 or -1. */
@@ -461,41 +402,7 @@ rack_all_alive(struct rack *r, uint32_t mask)
 static int
 proc_stop(struct rack *r, int i, int sig)
 {
-    struct proc *p = &r->procs[i];
-    if (!p->pid)
-        return 0;
-    pid_t pid = p->pid;
-    kill(pid, sig);
-    uint64_t deadline = it_now_ms() + 20000;
-    int st = 0;
-    pid_t w;
-    for (;;) {
-        w = waitpid(pid, &st, WNOHANG);
-        if (w == pid)
-            break;
-        if (it_now_ms() > deadline) {
-            it_say("%s (pid %d) did not exit within 20 s of signal %d: SIGKILL",
-                p->name, (int)pid, sig);
-            kill(pid, SIGKILL);
-            waitpid(pid, &st, 0);
-            p->pid = 0;
-            p->status = st;
-            return -1;
-        }
-        struct timespec ts = {0, 5 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    p->pid = 0;
-    p->status = st;
-    if (sig == SIGKILL)
-        return WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL ? 0 : -1;
-    if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-        return 0;
-    if (WIFEXITED(st))
-        it_say("%s exited with status %d after signal %d", p->name, WEXITSTATUS(st), sig);
-    else if (WIFSIGNALED(st))
-        it_say("%s died of signal %d after signal %d", p->name, WTERMSIG(st), sig);
-    return -1;
+    return it_stop(&r->procs[i].pid, r->procs[i].name, sig, &r->procs[i].status);
 }
 
 /* Starts every daemon. */
@@ -537,7 +444,7 @@ rack_fini(struct rack *r, bool test_failed)
         close(r->tx);
     if (test_failed || rc < 0 || r->failed) {
         for (int i = 0; i < N_PROCS; i++)
-            proc_print_log(&r->procs[i]);
+            it_print_log(r->procs[i].name, r->procs[i].log, 20000);
         it_say("rack left in %s", r->dir);
     } else if (!getenv("PLANE_IT_KEEP")) {
         char path[PATH_MAX + 32];
