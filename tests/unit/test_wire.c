@@ -422,6 +422,38 @@ test_data_golden_roundtrip(void **state)
     assert_int_equal(out.frame_len, 0);
 }
 
+/*
+ * plane_wire_data_encode() writes the header directly when the buffer has
+ * room for the longest one, with msgpack-c's packer otherwise: both must
+ * give the same bytes at every width boundary of msgpack's unsigned forms.
+ */
+static void
+test_data_fast_equals_packer(void **state)
+{
+    (void)state;
+    static const uint64_t edges[] = {
+        0, 1, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0xffffffffull, 0x100000000ull,
+        UINT64_MAX,
+    };
+    const size_t ne = sizeof edges / sizeof edges[0];
+    uint8_t fast[PLANE_WIRE_MAX_DATAGRAM], slow[PLANE_WIRE_MAX_DATAGRAM];
+    for (size_t i = 0; i < ne; i++) {
+        uint64_t v = edges[i], u = edges[(i + 3) % ne];
+        struct plane_wire_data d = {
+            .app_id = (uint16_t)v, .key_hash = v, .ldev = (uint16_t)u, .pdev = (uint16_t)v,
+            .flags = (uint32_t)u, .ingress_ns = u, .port = (uint16_t)(v >> 3),
+            .processed_by = (uint16_t)u, .processed_ns = v, .frame = frame4,
+            .frame_len = sizeof frame4,
+        };
+        int n = plane_wire_data_encode(&d, fast, sizeof fast);
+        assert_true(n > 0);
+        /* Exactly n bytes of room: too little for the direct path. */
+        assert_int_equal(plane_wire_data_encode(&d, slow, (size_t)n), n);
+        assert_memory_equal(fast, slow, (size_t)n);
+        assert_int_equal(plane_wire_data_encode(&d, slow, (size_t)n - 1), PLANE_EMSGSIZE);
+    }
+}
+
 static void
 test_data_truncated(void **state)
 {
@@ -969,6 +1001,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_data_golden_roundtrip),
+        cmocka_unit_test(test_data_fast_equals_packer),
         cmocka_unit_test(test_data_truncated),
         cmocka_unit_test(test_data_oversize),
         cmocka_unit_test(test_data_strict),
