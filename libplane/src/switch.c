@@ -1507,24 +1507,37 @@ sw_udp_open(struct plane_switch *sw, const struct plane_config_addr *addr, bool 
     return u;
 }
 
-void
-plane_switch_reload(struct plane_switch *sw, const struct plane_config *nc)
+/*
+ * Starts the heartbeat, aging and SYNC timers with t's periods: every one
+ * (old NULL, at start), or those whose period differs from old's (a reload;
+ * the others keep their phase).
+ */
+static void
+sw_arm_timers(struct plane_switch *sw, const struct plane_config_timers *t,
+              const struct plane_config_timers *old)
 {
-    const struct plane_config_timers *old = &sw->cfg->timers, *t = &nc->timers;
-    if (!sw->timers_inited || sw->stopping) {
-        return;
-    }
-    if (t->heartbeat_ms != old->heartbeat_ms) {
+    if (!old || t->heartbeat_ms != old->heartbeat_ms) {
         uv_timer_start(&sw->hb_timer, sw_hb_timer_cb, t->heartbeat_ms, t->heartbeat_ms);
     }
-    if (t->idle_ms != old->idle_ms) {
+    if (!old || t->idle_ms != old->idle_ms) {
+        /* A slice of every flow manager per call: a full sweep every idle_ms. */
         uint64_t age = t->idle_ms / 4 ? t->idle_ms / 4 : 1;
         uv_timer_start(&sw->age_timer, sw_age_timer_cb, age, age);
     }
-    if (t->sync_interval_ms != old->sync_interval_ms) {
+    if (!old || t->sync_interval_ms != old->sync_interval_ms) {
         uv_timer_start(&sw->sync_timer, sw_sync_timer_cb, t->sync_interval_ms,
                        t->sync_interval_ms);
     }
+}
+
+void
+plane_switch_reload(struct plane_switch *sw, const struct plane_config *nc)
+{
+    const struct plane_config_timers *t = &nc->timers;
+    if (!sw->timers_inited || sw->stopping) {
+        return;
+    }
+    sw_arm_timers(sw, t, &sw->cfg->timers);
     for (size_t i = 0; i < sw->n_apps; i++) {
         if (sw->apps[i].fm) {
             plane_flowmgr_set_epoch(sw->apps[i].fm,
@@ -1600,12 +1613,7 @@ plane_switch_start(struct plane_switch *sw)
         plane_udp_set_data_handler(p->udp, sw_port_rx, p);
     }
 
-    uint64_t hb = sw->cfg->timers.heartbeat_ms;
-    uint64_t age = sw->cfg->timers.idle_ms / 4 ? sw->cfg->timers.idle_ms / 4 : 1;
-    uv_timer_start(&sw->hb_timer, sw_hb_timer_cb, hb, hb);
-    uv_timer_start(&sw->age_timer, sw_age_timer_cb, age, age);
-    uint64_t te = sw->cfg->timers.sync_interval_ms;
-    uv_timer_start(&sw->sync_timer, sw_sync_timer_cb, te, te);
+    sw_arm_timers(sw, &sw->cfg->timers, NULL);
 
     struct plane_mp_writer w;
     for (size_t i = 0; i < sw->n_devs; i++) {
