@@ -401,6 +401,17 @@ handle_miss(struct plane_ctx *ctx)
     return v;
 }
 
+/* Starts out for one frame: no verdict or updates yet, egress = in_port; counted. */
+static void
+run_begin(struct plane_app_inst *inst, uint16_t in_port, struct plane_run_result *out)
+{
+    /* The update log is written entry by entry; zeroing only the header
+     * keeps a 2 KiB memset off the packet path. */
+    memset(out, 0, offsetof(struct plane_run_result, updates));
+    out->egress_port = in_port;
+    PLANE_CTR_INC(&inst->stats, processed);
+}
+
 int
 plane_app_inst_run(struct plane_app_inst *inst, uint8_t *frame, size_t len,
                    uint16_t in_port, uint64_t now_ns,
@@ -412,9 +423,7 @@ plane_app_inst_run(struct plane_app_inst *inst, uint8_t *frame, size_t len,
     }
     if (plane_pkt_parse(frame, len, &pkt) != 0) {
         static struct plane_log_rl rl = PLANE_LOG_RL_INIT(5, 1);
-        memset(out, 0, offsetof(struct plane_run_result, updates));
-        out->egress_port = in_port;
-        PLANE_CTR_INC(&inst->stats, processed);
+        run_begin(inst, in_port, out);
         PLANE_CTR_INC(&inst->stats, parse_errors);
         PLANE_CTR_INC(&inst->stats, dropped);
         PLANE_DBG_RL(&rl, "app \"%s\": dropping an unparseable frame of %zu "
@@ -434,11 +443,7 @@ plane_app_inst_run_parsed(struct plane_app_inst *inst, uint8_t *frame, size_t le
     if (!inst || !frame || !pkt || !out) {
         return PLANE_EINVAL;
     }
-    /* The update log is written entry by entry; zeroing only the header
-     * keeps a 2 KiB memset off the packet path. */
-    memset(out, 0, offsetof(struct plane_run_result, updates));
-    out->egress_port = in_port;
-    PLANE_CTR_INC(&inst->stats, processed);
+    run_begin(inst, in_port, out);
 
     struct plane_ctx ctx;
     ctx.inst = inst;
